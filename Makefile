@@ -1,0 +1,42 @@
+# Two entry points (see README): `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+DEFAULT_BUNDLE := qwen2.5-coder-0.5b-offline
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-16)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install fetch browser-deps clean-models help
+
+help:
+	@echo "make run   - install, fetch the offline model, start the app on http://localhost:$(PORT)"
+	@echo "make test  - install everything and run the whole test suite"
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+fetch: install
+	$(BIN)/python -m core fetch $(DEFAULT_BUNDLE)
+
+# Debian's Chromium for the end-to-end tests (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+	@/usr/bin/chromium --version
+
+run: install fetch
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: install fetch browser-deps
+	HF_HUB_OFFLINE=1 PLAYGROUND_REQUIRE_OFFLINE_MODEL=1 PLAYGROUND_REQUIRE_BROWSER=1 \
+		$(BIN)/python -m pytest
+
+clean-models:
+	rm -rf models .cache

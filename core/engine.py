@@ -1,0 +1,438 @@
+"""The streaming engine: a conversation in, text chunks out, metrics at the end.
+
+Contract:
+- :func:`stream_chat` returns a :class:`ChatStream`; iterating it yields
+  :class:`Chunk` objects (kind "reasoning" or "answer") as tokens are decoded.
+  It runs in the caller's thread, so any UI can consume it, and it never
+  knows who shows the text.
+- When iteration ends, for any reason (end of sequence, length, stop string,
+  the ``cancel`` event, the consumer closing the generator, an exception),
+  ``stream.reply`` holds the full text produced so far with its metrics:
+  partial text is never lost.
+- Cancellation is checked before every token, so generation stops within one
+  token of ``cancel.set()``.
+- One loaded model serves several threads: the model's lock is held while
+  generating; the time spent waiting for it is reported as ``queue_wait_s``.
+
+Generation is a ladder of small functions, as in gpt-fast:
+``prefill`` → ``decode_one_token`` → ``sample`` (with transformers' logits
+processors for repetition penalty, temperature, top-k and top-p).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from core.context import FitResult, Message, fit_messages, render_prompt
+from core.errors import OutOfMemoryError, PlaygroundError
+from core.loading import LoadedModel, free_memory
+from core.params import GenerationParams
+from core.thinking import ThinkSplitter
+
+StopReason = Literal["eos", "length", "stop", "cancelled", "error"]
+TOP_ALTERNATIVES = 5
+
+
+@dataclass(frozen=True)
+class Chunk:
+    kind: Literal["reasoning", "answer"]
+    text: str
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the top alternatives (model distribution)."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]]
+
+
+@dataclass
+class Metrics:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_chars: int = 0
+    ttft_s: float | None = None  # generation start → first token
+    decode_tokens_per_s: float | None = None  # tokens after the first ÷ time after the first
+    total_s: float = 0.0  # including queue wait and prefill
+    queue_wait_s: float = 0.0
+    peak_memory_bytes: int = 0  # CUDA max allocated, or process RSS on the CPU
+    stop_reason: StopReason = "eos"
+    trimmed: bool = False
+    dropped_turns: int = 0
+    dropped_tokens: int = 0
+    device: str = "cpu"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Reply:
+    text: str = ""  # the answer (think block removed)
+    reasoning: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    logprobs: list[TokenLogprob] | None = None
+    reasoning_tokens: int = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.metrics.stop_reason == "cancelled"
+
+
+# --- sampling ladder --------------------------------------------------------------------------
+
+
+def build_processors(params: GenerationParams) -> Any:
+    """transformers' own logits processors for the requested sampling."""
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    processors = LogitsProcessorList()
+    if params.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
+    if not params.greedy:
+        processors.append(TemperatureLogitsWarper(params.temperature))
+        if params.top_k > 0:
+            processors.append(TopKLogitsWarper(params.top_k))
+        if params.top_p < 1.0:
+            processors.append(TopPLogitsWarper(params.top_p))
+    return processors
+
+
+def sample(
+    logits: torch.Tensor,  # [1, V] float
+    history: torch.Tensor,  # [1, S] long: prompt + generated so far
+    processors: Any,
+    params: GenerationParams,
+    generator: torch.Generator | None,
+) -> torch.Tensor:  # [1] long
+    scores = processors(history, logits.float())
+    if params.greedy:
+        return scores.argmax(dim=-1)
+    probs = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+def prefill(model: Any, input_ids: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Run the prompt ([1, S]) through the model; return the last position's logits [1, V]."""
+    with torch.inference_mode():
+        out = model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1, :]
+
+
+def decode_one_token(model: Any, token: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Feed one token ([1]) with the cache; return next logits [1, V]."""
+    with torch.inference_mode():
+        out = model(input_ids=token.view(1, 1), past_key_values=cache, use_cache=True)
+    return out.logits[:, -1, :]
+
+
+def token_logprob(tokenizer: Any, logits: torch.Tensor, token_id: int) -> TokenLogprob:
+    logprobs = torch.log_softmax(logits.float(), dim=-1)[0]
+    values, indices = logprobs.topk(TOP_ALTERNATIVES)
+    top = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices, strict=True)]
+    return TokenLogprob(tokenizer.decode([token_id]), float(logprobs[token_id]), top)
+
+
+# --- incremental decoding and stop strings ------------------------------------------------------
+
+
+class IncrementalDecoder:
+    """Turns token ids into text pieces, holding back incomplete UTF-8 sequences."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._emitted = 0  # characters of the decoded text already returned
+
+    def push(self, token_id: int) -> str:
+        self._ids.append(token_id)
+        text = self._tokenizer.decode(self._ids, skip_special_tokens=False)
+        if text.endswith("\ufffd"):  # a multi-byte character is not complete yet
+            return ""
+        piece, self._emitted = text[self._emitted :], len(text)
+        return piece
+
+
+class StopStringFilter:
+    """Holds back just enough answer text to cut it at the first stop string."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = stops
+        self._hold = max((len(s) for s in stops), default=1) - 1
+        self._buffer = ""
+        self.hit = False
+
+    def feed(self, text: str) -> str:
+        if not self._stops:
+            return text
+        self._buffer += text
+        cut = min((i for i in (self._buffer.find(s) for s in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.hit = True
+            out, self._buffer = self._buffer[:cut], ""
+            return out
+        keep = len(self._buffer) - self._hold
+        out, self._buffer = self._buffer[: max(keep, 0)], self._buffer[max(keep, 0) :]
+        return out
+
+    def flush(self) -> str:
+        out, self._buffer = self._buffer, ""
+        return out
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Tracks peak memory: CUDA max allocated on a GPU, sampled process RSS on the CPU."""
+
+    def __init__(self, device: str) -> None:
+        self._cuda = device == "cuda" and torch.cuda.is_available()
+        self.peak = 0
+        if self._cuda:
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            import psutil
+
+            self._process = psutil.Process()
+        self.sample()
+
+    def sample(self) -> None:
+        if self._cuda:
+            self.peak = max(self.peak, int(torch.cuda.max_memory_allocated()))
+        else:
+            self.peak = max(self.peak, int(self._process.memory_info().rss))
+
+
+# --- the stream --------------------------------------------------------------------------------
+
+
+def _acquire(lock: threading.Lock, cancel: threading.Event | None) -> bool:
+    """Wait for the model's lock; give up (False) if cancelled while waiting."""
+    while not lock.acquire(timeout=0.05):
+        if cancel is not None and cancel.is_set():
+            return False
+    return True
+
+
+def _starts_in_reasoning(prompt: str) -> bool:
+    return prompt.rstrip(" ").endswith("<think>\n")
+
+
+class ChatStream:
+    """Iterable of :class:`Chunk`; ``reply`` is complete once iteration has ended."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        messages: list[Message],
+        params: GenerationParams,
+        thinking: bool | None,
+        cancel: threading.Event | None,
+        logits_processors: list[Any] | None,
+    ) -> None:
+        self.loaded = loaded
+        self.params = params
+        self.thinking = thinking if loaded.supports_thinking else None
+        self.cancel = cancel or threading.Event()
+        self.extra_processors = logits_processors or []
+        # Fitting runs eagerly so an oversized message raises before any UI starts streaming.
+        self.fit: FitResult = fit_messages(
+            loaded.tokenizer, messages, loaded.context_length, params.max_new_tokens, self.thinking
+        )
+        self.reply = Reply()
+        self._iterator: Iterator[Chunk] | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    def answer_text(self) -> Iterator[str]:
+        """Only the answer pieces, as plain strings (for ``st.write_stream``)."""
+        for chunk in self:
+            if chunk.kind == "answer":
+                yield chunk.text
+
+    def close(self) -> None:
+        self.cancel.set()
+        if self._iterator is not None:
+            self._iterator.close()  # type: ignore[attr-defined]
+
+    def _run(self) -> Iterator[Chunk]:
+        loaded, params, metrics = self.loaded, self.params, self.reply.metrics
+        metrics.device = loaded.device
+        metrics.trimmed = self.fit.trimmed
+        metrics.dropped_turns = len(self.fit.dropped_indices)
+        metrics.dropped_tokens = self.fit.dropped_tokens
+        started = time.perf_counter()
+        if not _acquire(loaded.lock, self.cancel):
+            metrics.stop_reason = "cancelled"
+            metrics.queue_wait_s = metrics.total_s = time.perf_counter() - started
+            return
+        metrics.queue_wait_s = time.perf_counter() - started
+        answer: list[str] = []
+        reasoning: list[str] = []
+        try:
+            yield from self._generate(answer, reasoning)
+        except torch.cuda.OutOfMemoryError as exc:
+            metrics.stop_reason, metrics.error = "error", str(exc)[:300]
+            free_memory()
+            raise OutOfMemoryError(
+                "The GPU ran out of memory while generating.",
+                "Lower max_new_tokens, shorten the chat, or use a smaller quantization.",
+            ) from exc
+        except GeneratorExit:
+            metrics.stop_reason = "cancelled"
+            raise
+        except Exception as exc:
+            metrics.stop_reason, metrics.error = "error", f"{type(exc).__name__}: {exc}"[:300]
+            raise PlaygroundError(f"Generation failed: {metrics.error}", "Try again, or reload the model.") from exc
+        finally:
+            loaded.lock.release()
+            self.reply.text = "".join(answer)
+            self.reply.reasoning = "".join(reasoning)
+            metrics.reasoning_chars = len(self.reply.reasoning)
+            metrics.total_s = time.perf_counter() - started
+
+    def _generate(self, answer: list[str], reasoning: list[str]) -> Iterator[Chunk]:
+        loaded, params, metrics = self.loaded, self.params, self.reply.metrics
+        model, tokenizer = loaded.model, loaded.tokenizer
+        if model is None:
+            raise PlaygroundError("The model was unloaded.", "Load it again from the sidebar.")
+        device = model.device
+        prompt = render_prompt(tokenizer, self.fit.messages, self.thinking)
+        input_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)  # [1, S]
+        metrics.prompt_tokens = int(input_ids.shape[1])
+        eos = set(loaded.eos_token_ids)
+        processors = build_processors(params)
+        processors.extend(self.extra_processors)
+        generator = None
+        if params.seed is not None and not params.greedy:
+            generator = torch.Generator(device=device).manual_seed(params.seed)
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=model.config)
+        decoder = IncrementalDecoder(tokenizer)
+        splitter = ThinkSplitter(_starts_in_reasoning(prompt))
+        stops = StopStringFilter(params.stop)
+        memory = PeakMemory(loaded.device)
+        logprobs: list[TokenLogprob] | None = [] if params.logprobs else None
+        self.reply.logprobs = logprobs
+        gen_start = time.perf_counter()
+        first_token_at: float | None = None
+        history = input_ids
+        logits = prefill(model, input_ids, cache)
+        metrics.stop_reason = "length"
+        for step in range(params.max_new_tokens):
+            if self.cancel.is_set():
+                metrics.stop_reason = "cancelled"
+                break
+            token = sample(logits, history, processors, params, generator)  # [1]
+            token_id = int(token)
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+                metrics.ttft_s = first_token_at - gen_start
+            if token_id in eos:
+                metrics.stop_reason = "eos"
+                break
+            metrics.completion_tokens += 1
+            if logprobs is not None:
+                logprobs.append(token_logprob(tokenizer, logits, token_id))
+            history = torch.cat([history, token.view(1, 1)], dim=1)
+            for chunk in self._pieces(splitter.feed(decoder.push(token_id)), stops, answer, reasoning):
+                yield chunk
+            if stops.hit:
+                metrics.stop_reason = "stop"
+                break
+            if step % 16 == 0:
+                memory.sample()
+            if step + 1 < params.max_new_tokens:
+                logits = decode_one_token(model, token, cache)
+        if not stops.hit:
+            for chunk in self._pieces(splitter.flush(), stops, answer, reasoning, final=True):
+                yield chunk
+        memory.sample()
+        metrics.peak_memory_bytes = memory.peak
+        if first_token_at is not None and metrics.completion_tokens > 1:
+            elapsed = time.perf_counter() - first_token_at
+            metrics.decode_tokens_per_s = (metrics.completion_tokens - 1) / elapsed if elapsed > 0 else None
+
+    def _pieces(
+        self,
+        pieces: list[tuple[str, str]],
+        stops: StopStringFilter,
+        answer: list[str],
+        reasoning: list[str],
+        final: bool = False,
+    ) -> Iterator[Chunk]:
+        """Route splitter output: reasoning straight out, answer through the stop-string filter."""
+        for kind, text in pieces:
+            if kind == "reasoning":
+                reasoning.append(text)
+                yield Chunk("reasoning", text)
+                continue
+            text = stops.feed(text)
+            if text:
+                answer.append(text)
+                yield Chunk("answer", text)
+            if stops.hit:
+                return
+        if final:
+            rest = stops.flush()
+            if rest:
+                answer.append(rest)
+                yield Chunk("answer", rest)
+
+
+def stream_chat(
+    loaded: LoadedModel,
+    messages: list[Message],
+    params: GenerationParams | None = None,
+    *,
+    thinking: bool | None = None,
+    cancel: threading.Event | None = None,
+    logits_processors: list[Any] | None = None,
+) -> ChatStream:
+    """Start a streamed reply to ``messages`` (validated and fitted to the context window now)."""
+    return ChatStream(loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors)
+
+
+def complete(
+    loaded: LoadedModel,
+    messages: list[Message],
+    params: GenerationParams | None = None,
+    *,
+    thinking: bool | None = None,
+    cancel: threading.Event | None = None,
+) -> Reply:
+    """Non-streaming convenience: run the stream to the end and return the reply."""
+    stream = stream_chat(loaded, messages, params, thinking=thinking, cancel=cancel)
+    for _ in stream:
+        pass
+    return stream.reply
+
+
+def text_generator(loaded: LoadedModel, **param_overrides: Any) -> Callable[[list[Message], int], str]:
+    """A ``(messages, max_new_tokens) -> text`` callable (greedy by default), for rails and RAG."""
+    base = GenerationParams(temperature=0.0, repetition_penalty=1.0).with_(**param_overrides)
+
+    def generate(messages: list[Message], max_new_tokens: int = 256) -> str:
+        return complete(loaded, messages, base.with_(max_new_tokens=max_new_tokens)).text
+
+    return generate
