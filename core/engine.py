@@ -13,6 +13,8 @@ Contract:
   token of ``cancel.set()``.
 - One loaded model serves several threads: the model's lock is held while
   generating; the time spent waiting for it is reported as ``queue_wait_s``.
+  Within one thread the lock is re-entrant, so several streams on the same
+  model can be advanced in turn (side-by-side comparison).
 
 Generation is a ladder of small functions, as in gpt-fast:
 ``prefill`` → ``decode_one_token`` → ``sample`` (with transformers' logits
@@ -31,7 +33,7 @@ import torch
 
 from core.context import FitResult, Message, fit_messages, render_prompt
 from core.errors import OutOfMemoryError, PlaygroundError
-from core.loading import LoadedModel, free_memory
+from core.loading import LoadedModel, ModelLock, free_memory
 from core.params import GenerationParams
 from core.thinking import ThinkSplitter
 
@@ -222,7 +224,7 @@ class PeakMemory:
 # --- the stream --------------------------------------------------------------------------------
 
 
-def _acquire(lock: threading.Lock, cancel: threading.Event | None) -> bool:
+def _acquire(lock: ModelLock, cancel: threading.Event | None) -> bool:
     """Wait for the model's lock; give up (False) if cancelled while waiting."""
     while not lock.acquire(timeout=0.05):
         if cancel is not None and cancel.is_set():

@@ -50,6 +50,51 @@ _BNB_QUANTS = ("int8", "nf4", "fp4")
 _LOAD_LOCK = threading.Lock()
 
 
+class ModelLock:
+    """A lock on one model: exclusive across threads, re-entrant within one thread.
+
+    Re-entrance lets one thread interleave several streams on the same model (the
+    Compare page advances one generator per pane in turn; each stream has its own
+    KV cache, so that is safe), while other threads queue. Unlike ``RLock`` it may
+    be released from another thread, which happens when a generator is closed by
+    the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._owner: int | None = None
+        self._count = 0
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        me = threading.get_ident()
+        with self._condition:
+            ready = self._condition.wait_for(lambda: self._owner in (None, me), timeout)
+            if not ready:
+                return False
+            self._owner = me
+            self._count += 1
+            return True
+
+    def release(self) -> None:
+        with self._condition:
+            if self._count == 0:
+                raise RuntimeError("ModelLock released more times than acquired")
+            self._count -= 1
+            if self._count == 0:
+                self._owner = None
+                self._condition.notify_all()
+
+    def locked(self) -> bool:
+        return self._count > 0
+
+    def __enter__(self) -> ModelLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 @dataclass
 class LoadedModel:
     """A model ready for the engine, with what was measured while loading it."""
@@ -68,7 +113,7 @@ class LoadedModel:
     spec: ModelSpec | None = None
     notices: list[str] = field(default_factory=list)
     generation_defaults: dict[str, Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: ModelLock = field(default_factory=ModelLock, repr=False)
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -290,3 +290,41 @@ def test_text_generator_adapter(tiny_qwen25):
     """The (messages, max_new_tokens) -> str adapter used by rails and RAG is greedy by default."""
     generate = text_generator(tiny_qwen25)
     assert generate(ASK, 10) == complete(tiny_qwen25, ASK, GREEDY.with_(max_new_tokens=10)).text
+
+
+def test_two_streams_on_one_model_interleave_in_one_thread(tiny_qwen25):
+    """Side-by-side panes advance one generator each, in turn, in one thread. The model lock is
+    re-entrant for that thread, and each stream has its own KV cache, so both finish and each
+    equals the reply it gives alone."""
+    first = [{"role": "user", "content": "first question"}]
+    second = [{"role": "user", "content": "a different second question"}]
+    alone = (complete(tiny_qwen25, first, SAMPLED).text, complete(tiny_qwen25, second, SAMPLED).text)
+    streams = [stream_chat(tiny_qwen25, first, SAMPLED), stream_chat(tiny_qwen25, second, SAMPLED)]
+    iterators = [iter(s) for s in streams]
+    active = set(range(2))
+    while active:
+        for i in list(active):
+            try:
+                next(iterators[i])
+            except StopIteration:
+                active.discard(i)
+    assert (streams[0].reply.text, streams[1].reply.text) == alone
+    assert not tiny_qwen25.lock.locked()
+
+
+def test_model_lock_excludes_other_threads_and_releases_anywhere():
+    """Another thread cannot take a held lock; a release from a different thread (a generator
+    finalised elsewhere) still frees it."""
+    from core.loading import ModelLock
+
+    lock = ModelLock()
+    assert lock.acquire() and lock.acquire()  # re-entrant in this thread
+    result = []
+    t = threading.Thread(target=lambda: result.append(lock.acquire(timeout=0.1)))
+    t.start()
+    t.join()
+    assert result == [False]
+    releaser = threading.Thread(target=lambda: (lock.release(), lock.release()))
+    releaser.start()
+    releaser.join()
+    assert not lock.locked()
