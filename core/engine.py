@@ -65,6 +65,7 @@ class Metrics:
     decode_tokens_per_s: float | None = None  # tokens after the first ÷ time after the first
     total_s: float = 0.0  # including queue wait and prefill
     queue_wait_s: float = 0.0
+    cached_prompt_tokens: int = 0  # prompt tokens whose KV came from the prefix cache (not prefilled)
     peak_memory_bytes: int = 0  # CUDA max allocated, or process RSS on the CPU
     stop_reason: StopReason = "eos"
     trimmed: bool = False
@@ -221,6 +222,97 @@ class PeakMemory:
             self.peak = max(self.peak, int(self._process.memory_info().rss))
 
 
+# --- KV cache strategy: dynamic (with prefix reuse) or the static fast path --------------------------
+
+
+class _Stepper:
+    """Owns the KV cache of one reply: prefill, one-token steps, and what is kept afterwards.
+
+    It uses the model's static fast-path decoder when :func:`core.fast_path.choose` says so and
+    the reply fits; otherwise a DynamicCache, reusing a cached prefix from earlier turns. If the
+    fast path fails at any point (e.g. torch.compile errors on the first step), it is disabled for
+    this model and the reply continues on the dynamic path from the tokens fed so far.
+    """
+
+    def __init__(self, loaded: LoadedModel, reuse_prefix: bool, total_tokens: int) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.reuse_prefix = reuse_prefix
+        self.fed_ids: list[int] = []  # tokens whose KV the cache holds, in order
+        self.reused = 0
+        self.cache: Any = None
+        self.fast = self._fast_decoder(total_tokens)
+
+    def _fast_decoder(self, total_tokens: int) -> Any:
+        from core import fast_path
+
+        loaded = self.loaded
+        if loaded.fast_path_failed:
+            loaded.fast_path_note = loaded.fast_path_failed
+            return None
+        use, loaded.fast_path_note = fast_path.choose(loaded.device, loaded.quant)
+        if not use:
+            return None
+        if loaded.fast_decoder is None:
+            try:
+                size = min(loaded.context_length, fast_path.DEFAULT_MAX_CACHE)
+                loaded.fast_decoder = fast_path.StaticDecoder(self.model, max_cache_len=size)
+            except Exception as exc:  # noqa: BLE001 - the dynamic path always works
+                self._disable(exc)
+                return None
+        decoder = loaded.fast_decoder
+        if decoder.busy or not decoder.fits(total_tokens):
+            return None
+        decoder.busy = True
+        return decoder
+
+    def _disable(self, exc: BaseException) -> None:
+        note = f"fast path failed ({type(exc).__name__}: {str(exc)[:120]}); using the dynamic cache"
+        self.loaded.fast_path_failed = self.loaded.fast_path_note = note
+        if self.fast is not None:
+            self.fast.busy = False
+        self.loaded.fast_decoder = None
+        self.fast = None
+
+    def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:  # input_ids: [1, S] -> logits [1, V]
+        prompt = input_ids[0].tolist()
+        self.fed_ids = list(prompt)
+        if self.fast is not None:
+            try:
+                self.reused = self.fast.cached_prefix(prompt) if self.reuse_prefix else 0
+                return self.fast.prefill(input_ids, self.reused)
+            except Exception as exc:  # noqa: BLE001
+                self._disable(exc)
+        cache, self.reused = self.loaded.prefix_cache.take(prompt) if self.reuse_prefix else (None, 0)
+        if cache is None:
+            from transformers import DynamicCache
+
+            cache = DynamicCache(config=self.model.config)
+        self.cache = cache
+        return prefill(self.model, input_ids[:, self.reused :], cache)
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:  # token: [1] -> logits [1, V]
+        self.fed_ids.append(int(token))
+        if self.fast is not None:
+            try:
+                return self.fast.step(token)
+            except Exception as exc:  # noqa: BLE001 - rebuild on the dynamic path below
+                self._disable(exc)
+                from transformers import DynamicCache
+
+                self.cache = DynamicCache(config=self.model.config)
+                ids = torch.tensor([self.fed_ids], device=self.model.device)  # [1, fed]
+                return prefill(self.model, ids, self.cache)
+        return decode_one_token(self.model, token, self.cache)
+
+    def finish(self, keep: bool) -> None:
+        """After a reply: free the static decoder; keep the dynamic KV for the next turn if sound."""
+        if self.fast is not None:
+            self.fast.busy = False
+        if keep and self.cache is not None and self.reuse_prefix and self.loaded.model is not None:
+            self.loaded.prefix_cache.put(self.fed_ids, self.cache)
+
+
 # --- the stream --------------------------------------------------------------------------------
 
 
@@ -247,12 +339,14 @@ class ChatStream:
         thinking: bool | None,
         cancel: threading.Event | None,
         logits_processors: list[Any] | None,
+        prefix_cache: bool = True,
     ) -> None:
         self.loaded = loaded
         self.params = params
         self.thinking = thinking if loaded.supports_thinking else None
         self.cancel = cancel or threading.Event()
         self.extra_processors = logits_processors or []
+        self.use_prefix_cache = prefix_cache
         # Fitting runs eagerly so an oversized message raises before any UI starts streaming.
         self.fit: FitResult = fit_messages(
             loaded.tokenizer, messages, loaded.context_length, params.max_new_tokens, self.thinking
@@ -321,15 +415,13 @@ class ChatStream:
         prompt = render_prompt(tokenizer, self.fit.messages, self.thinking)
         input_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)  # [1, S]
         metrics.prompt_tokens = int(input_ids.shape[1])
-        eos = set(loaded.eos_token_ids)
         processors = build_processors(params)
         processors.extend(self.extra_processors)
         generator = None
         if params.seed is not None and not params.greedy:
             generator = torch.Generator(device=device).manual_seed(params.seed)
-        from transformers import DynamicCache
-
-        cache = DynamicCache(config=model.config)
+        prompt_list = input_ids[0].tolist()
+        stepper = _Stepper(loaded, self.use_prefix_cache, len(prompt_list) + params.max_new_tokens)
         decoder = IncrementalDecoder(tokenizer)
         splitter = ThinkSplitter(_starts_in_reasoning(prompt))
         stops = StopStringFilter(params.stop)
@@ -337,10 +429,41 @@ class ChatStream:
         logprobs: list[TokenLogprob] | None = [] if params.logprobs else None
         self.reply.logprobs = logprobs
         gen_start = time.perf_counter()
+        failed = False
+        try:
+            logits = stepper.prefill(input_ids)
+            metrics.cached_prompt_tokens = stepper.reused
+            metrics.stop_reason = "length"
+            yield from self._decode_loop(
+                logits, input_ids, stepper, processors, generator, decoder, splitter, stops, memory,
+                logprobs, answer, reasoning, gen_start,
+            )  # fmt: skip
+        except Exception:
+            failed = True  # a forward pass may have stopped half-way: the cache is not trustworthy
+            raise
+        finally:
+            stepper.finish(keep=not failed)
+
+    def _decode_loop(
+        self,
+        logits: torch.Tensor,
+        history: torch.Tensor,
+        stepper: _Stepper,
+        processors: Any,
+        generator: torch.Generator | None,
+        decoder: IncrementalDecoder,
+        splitter: ThinkSplitter,
+        stops: StopStringFilter,
+        memory: PeakMemory,
+        logprobs: list[TokenLogprob] | None,
+        answer: list[str],
+        reasoning: list[str],
+        gen_start: float,
+    ) -> Iterator[Chunk]:
+        loaded, params, metrics = self.loaded, self.params, self.reply.metrics
+        tokenizer = loaded.tokenizer
+        eos = set(loaded.eos_token_ids)
         first_token_at: float | None = None
-        history = input_ids
-        logits = prefill(model, input_ids, cache)
-        metrics.stop_reason = "length"
         for step in range(params.max_new_tokens):
             if self.cancel.is_set():
                 metrics.stop_reason = "cancelled"
@@ -365,7 +488,7 @@ class ChatStream:
             if step % 16 == 0:
                 memory.sample()
             if step + 1 < params.max_new_tokens:
-                logits = decode_one_token(model, token, cache)
+                logits = stepper.step(token)
         if not stops.hit:
             for chunk in self._pieces(splitter.flush(), stops, answer, reasoning, final=True):
                 yield chunk
@@ -410,9 +533,14 @@ def stream_chat(
     thinking: bool | None = None,
     cancel: threading.Event | None = None,
     logits_processors: list[Any] | None = None,
+    prefix_cache: bool = True,
 ) -> ChatStream:
-    """Start a streamed reply to ``messages`` (validated and fitted to the context window now)."""
-    return ChatStream(loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors)
+    """Start a streamed reply to ``messages`` (validated and fitted to the context window now).
+
+    With ``prefix_cache`` the KV cache of earlier turns is reused, so a new turn only
+    prefills the tokens that changed (see core.prefix_cache).
+    """
+    return ChatStream(loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors, prefix_cache)
 
 
 def complete(
@@ -422,9 +550,10 @@ def complete(
     *,
     thinking: bool | None = None,
     cancel: threading.Event | None = None,
+    prefix_cache: bool = True,
 ) -> Reply:
     """Non-streaming convenience: run the stream to the end and return the reply."""
-    stream = stream_chat(loaded, messages, params, thinking=thinking, cancel=cancel)
+    stream = stream_chat(loaded, messages, params, thinking=thinking, cancel=cancel, prefix_cache=prefix_cache)
     for _ in stream:
         pass
     return stream.reply

@@ -39,6 +39,7 @@ from core.errors import (
     UnknownModelError,
     UnsafeCheckpointError,
 )
+from core.prefix_cache import PrefixCache
 from core.registry import DEVICES, QUANTS, ModelSpec, find_spec
 
 LoadProgress = Callable[[float, str], None]
@@ -114,6 +115,10 @@ class LoadedModel:
     notices: list[str] = field(default_factory=list)
     generation_defaults: dict[str, Any] = field(default_factory=dict)
     lock: ModelLock = field(default_factory=ModelLock, repr=False)
+    prefix_cache: PrefixCache = field(default_factory=PrefixCache, repr=False)
+    fast_decoder: Any = field(default=None, repr=False)  # core.fast_path.StaticDecoder, built on first use
+    fast_path_note: str = ""  # why the fast path is (not) used, for the UI and benchmarks
+    fast_path_failed: str = ""  # set once the fast path failed on this model: never retried
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -130,6 +135,8 @@ class LoadedModel:
     def unload(self) -> None:
         """Drop the weights and give the memory back (CUDA cache included)."""
         self.model = None
+        self.fast_decoder = None
+        self.prefix_cache.clear()
         free_memory()
 
 

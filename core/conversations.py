@@ -1,0 +1,892 @@
+"""The conversation store: every chat message, saved as it is produced, in SQLite.
+
+Contract:
+- One file, ``PLAYGROUND_HOME/conversations.sqlite3`` by default. A page reload,
+  a closed tab or a server restart loses nothing: each write is committed
+  before the call returns (a streaming reply is saved with
+  :meth:`ConversationStore.update_message` as it grows).
+- Safe for several threads and several processes at once: every call opens its
+  own connection (sqlite3 connections are never shared across threads), the
+  database runs in WAL mode with a busy timeout, and every write is one
+  ``BEGIN IMMEDIATE`` transaction, so concurrent writers queue instead of
+  failing or losing rows.
+- The schema is versioned in a ``meta`` table; a database written by a newer
+  version is refused with :class:`SchemaVersionError` rather than modified.
+- Every error is a :class:`core.errors.PlaygroundError` subclass with a hint:
+  a missing conversation (:class:`ConversationNotFoundError`, also a
+  ``KeyError``), a bad argument (:class:`InvalidConversationError`, also a
+  ``ValueError``), a malformed import (:class:`ImportFormatError`), an unusable
+  database file (:class:`ConversationStoreError`).
+- Text is stored exactly (emoji, NUL characters, SQL-looking strings); a lone
+  surrogate, which cannot be encoded as UTF-8, is replaced by U+FFFD.
+- Search is case-insensitive (Unicode case folding) over titles and message
+  text; the query is a literal substring, so ``%`` and ``_`` match themselves.
+
+Command line: ``python -m core.conversations {list,export,import,delete}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sqlite3
+import sys
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import PlaygroundError
+from core.params import GenerationParams
+from core.paths import home_dir
+
+SCHEMA_VERSION = 1
+EXPORT_FORMAT = "qwen-playground-chat"
+EXPORT_VERSION = 1
+DEFAULT_TITLE = "New chat"
+IMPORTED_SUFFIX = " (imported)"
+AUTO_TITLE_CHARS = 60
+MAX_TITLE_CHARS = 200
+MAX_MESSAGE_BYTES = 1_000_000  # per content / reasoning field, UTF-8 encoded
+MAX_METRICS_BYTES = 2_000_000  # metrics may carry per-token log-probabilities
+MAX_SETTINGS_BYTES = 2_000_000
+MAX_IMPORT_BYTES = 5_000_000
+MAX_IMPORT_MESSAGES = 10_000
+MAX_JSON_DEPTH = 32
+MAX_TIMESTAMP = 32_503_680_000.0  # year 3000: later "times" in an import are nonsense
+BUSY_TIMEOUT_S = 30.0
+
+ROLES = ("system", "user", "assistant")
+STATUSES = ("complete", "streaming", "stopped", "error")
+SETTING_TEXT_FIELDS = ("system_prompt", "model", "quant", "device")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations (updated_at DESC);
+-- AUTOINCREMENT: a message id is never reused, so a stale id held by a UI
+-- (e.g. a reply still streaming) can never overwrite a newer message.
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN {ROLES!r}),
+    content TEXT NOT NULL,
+    reasoning TEXT NOT NULL DEFAULT '',
+    metrics TEXT NOT NULL DEFAULT '{{}}',
+    status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);
+"""
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class ConversationStoreError(PlaygroundError):
+    """The conversation database cannot be used (unreadable, locked too long, not writable)."""
+
+
+class SchemaVersionError(ConversationStoreError):
+    """The database was written by a newer version of the playground."""
+
+
+class ConversationNotFoundError(ConversationStoreError, KeyError):
+    """No conversation (or message) with that id: it was deleted, or never existed."""
+
+
+class InvalidConversationError(ConversationStoreError, ValueError):
+    """An argument is invalid: unknown role or status, oversized text, empty title, bad settings."""
+
+
+class ImportFormatError(ConversationStoreError, ValueError):
+    """An imported chat file is not a valid export of this playground."""
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StoredMessage:
+    id: int
+    role: str
+    content: str
+    reasoning: str
+    metrics: dict
+    status: str  # "complete" | "streaming" | "stopped" | "error"
+    created_at: float
+
+
+@dataclass
+class ConversationSummary:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    message_count: int
+
+
+@dataclass
+class Conversation:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    settings: dict
+    messages: list[StoredMessage] = field(default_factory=list)
+
+
+# --- validation helpers ----------------------------------------------------------------------
+
+
+def _clean_text(value: Any, name: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """Return ``value`` as storable text, or raise :class:`InvalidConversationError`."""
+    if not isinstance(value, str):
+        raise InvalidConversationError(f"{name} must be text, got {type(value).__name__}.")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: not encodable, so not storable as is
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        size = len(value.encode("utf-8"))
+    if size > limit:
+        raise InvalidConversationError(
+            f"{name} is too large ({size:,} bytes; the limit is {limit:,}).",
+            "Shorten the text or split it over several messages.",
+        )
+    return value
+
+
+def _one_line(text: str) -> str:
+    """Control characters (NUL, tabs, newlines) become spaces; runs of whitespace collapse."""
+    spaced = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return " ".join(spaced.split())
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def title_from_message(content: str) -> str:
+    """The auto title: first non-blank line, whitespace collapsed, at most 60 characters."""
+    for line in content.splitlines():
+        line = _one_line(line)
+        if line:
+            return _shorten(line, AUTO_TITLE_CHARS)
+    return DEFAULT_TITLE
+
+
+def _clean_title(title: Any, limit: int = MAX_TITLE_CHARS) -> str:
+    if not isinstance(title, str):
+        raise InvalidConversationError(f"The title must be text, got {type(title).__name__}.")
+    cleaned = _one_line(_clean_text(title, "The title"))
+    if not cleaned:
+        raise InvalidConversationError("The title is empty.", "Type at least one visible character.")
+    return _shorten(cleaned, limit)
+
+
+def _jsonable(value: Any, name: str, depth: int = 0) -> Any:
+    """A deep copy of ``value`` made only of JSON types; non-finite floats become ``None``."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidConversationError(f"{name} is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _clean_text(value, name, MAX_METRICS_BYTES)
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidConversationError(f"{name}: keys must be text, got {key!r}.")
+            out[key] = _jsonable(item, f"{name}.{key}", depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, f"{name}[{i}]", depth + 1) for i, item in enumerate(value)]
+    raise InvalidConversationError(f"{name} must hold JSON data (text, numbers, lists, dicts), got {type(value).__name__}.")
+
+
+def _dump(value: Any, name: str, limit: int) -> str:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if len(text.encode("utf-8")) > limit:
+        raise InvalidConversationError(f"{name} is too large (the limit is {limit:,} bytes).")
+    return text
+
+
+def _metrics_json(metrics: Any) -> str:
+    if metrics is None:
+        metrics = {}
+    if not isinstance(metrics, Mapping):
+        raise InvalidConversationError(f"metrics must be a dict, got {type(metrics).__name__}.")
+    return _dump(_jsonable(metrics, "metrics"), "metrics", MAX_METRICS_BYTES)
+
+
+def normalize_settings(settings: Any) -> dict[str, Any]:
+    """Validate chat settings; ``params`` is checked by :class:`GenerationParams` and filled in.
+
+    Known keys: ``system_prompt``, ``model``, ``quant``, ``device`` (text or None),
+    ``thinking`` (bool or None), ``params`` (a GenerationParams, its dict, or None).
+    Other keys are kept if they hold JSON data, so the Chat page can add settings.
+    """
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise InvalidConversationError(f"settings must be a dict, got {type(settings).__name__}.")
+    out = _jsonable({k: v for k, v in settings.items() if k != "params"}, "settings")
+    for key in SETTING_TEXT_FIELDS:
+        if out.get(key) is not None and not isinstance(out[key], str):
+            raise InvalidConversationError(f"settings.{key} must be text, got {type(out[key]).__name__}.")
+    if out.get("thinking") is not None and not isinstance(out["thinking"], bool):
+        raise InvalidConversationError(f"settings.thinking must be true or false, got {out['thinking']!r}.")
+    if "params" in settings:
+        params = settings["params"]
+        if isinstance(params, GenerationParams):
+            out["params"] = params.to_dict()
+        elif params is None:
+            out["params"] = None
+        elif isinstance(params, Mapping):
+            try:
+                out["params"] = GenerationParams.from_dict(dict(params)).to_dict()
+            except PlaygroundError as exc:
+                raise InvalidConversationError(f"settings.params: {exc.message}") from exc
+            except TypeError as exc:  # e.g. a non-text key
+                raise InvalidConversationError(f"settings.params: {exc}") from exc
+        else:
+            raise InvalidConversationError(f"settings.params must be a dict, got {type(params).__name__}.")
+    _dump(out, "settings", MAX_SETTINGS_BYTES)
+    return out
+
+
+def _check_role(role: Any) -> str:
+    if role not in ROLES:
+        raise InvalidConversationError(f"role must be one of {', '.join(ROLES)}, got {role!r}.")
+    return role
+
+
+def _check_status(status: Any) -> str:
+    if status not in STATUSES:
+        raise InvalidConversationError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+    return status
+
+
+def _loads_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _contains(haystack: Any, needle: Any) -> int:
+    """SQL function: case-insensitive literal substring test (Unicode case folding, NUL-safe)."""
+    if not isinstance(haystack, str) or not isinstance(needle, str):
+        return 0
+    return int(needle in haystack.casefold())
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+class ConversationStore:
+    """Conversations and their messages in one SQLite file; safe across threads and processes.
+
+    The object holds only the path: share one instance freely, or make one per
+    thread; each call opens and closes its own connection.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else home_dir() / "conversations.sqlite3"
+        self._init_schema()
+
+    # connections --------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, *, initializing: bool = False) -> Iterator[sqlite3.Connection]:
+        if not initializing and not self.path.exists():
+            # The file was removed while the app ran (e.g. data/ cleaned): start a fresh
+            # one rather than failing every call with "no such table".
+            self._init_schema()
+        conn: sqlite3.Connection | None = None
+        try:
+            # isolation_level=None: no implicit transactions; we BEGIN explicitly.
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.create_function("pg_contains", 2, _contains, deterministic=True)
+            yield conn
+        except sqlite3.Error as exc:
+            if conn is not None and conn.in_transaction:
+                try:
+                    conn.rollback()
+                except sqlite3.Error:
+                    pass  # the original error is the one worth reporting
+            raise self._wrap(exc) from exc
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _wrap(self, exc: sqlite3.Error) -> ConversationStoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return ConversationStoreError(
+                f"The conversation database stayed busy for more than {BUSY_TIMEOUT_S:g} s.",
+                "Another process holds it; try again in a moment.",
+            )
+        if "not a database" in text or "malformed" in text:
+            return ConversationStoreError(
+                f"{self.path} is not a readable conversation database ({text}).",
+                "Move the file aside (the playground then starts a fresh one) or set PLAYGROUND_HOME elsewhere.",
+            )
+        return ConversationStoreError(
+            f"The conversation database failed: {text}.", f"Check that {self.path} is on a writable disk."
+        )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: taken at once (IMMEDIATE) so concurrent writers queue."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several SELECTs see one consistent snapshot."""
+        with self._connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def _init_schema(self) -> None:
+        """Create the folder and the tables if missing; refuse a newer schema. Idempotent."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConversationStoreError(
+                f"Cannot create the folder for conversations ({self.path.parent}): {exc.strerror or exc}.",
+                "Set PLAYGROUND_HOME to a writable folder.",
+            ) from exc
+        with self._connect(initializing=True) as conn:
+            # Persistent for the file; needs no open transaction, hence before BEGIN.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+                if has_meta:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    if row is not None:
+                        self._check_version(row[0])
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _check_version(self, value: str) -> None:
+        try:
+            version = int(value)
+        except (TypeError, ValueError):
+            raise ConversationStoreError(
+                f"{self.path} has an unreadable schema version ({value!r}).",
+                "Move the file aside; the playground then starts a fresh one.",
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} was written by a newer version of the playground "
+                f"(schema {version}; this version reads up to {SCHEMA_VERSION}).",
+                "Update the playground, or set PLAYGROUND_HOME to another folder.",
+            )
+
+    # helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require(conn: sqlite3.Connection, conversation_id: Any) -> str:
+        row = None
+        if isinstance(conversation_id, str):
+            row = conn.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            raise ConversationNotFoundError(
+                f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
+            )
+        return row[0]
+
+    @staticmethod
+    def _touch(conn: sqlite3.Connection, conversation_id: str) -> None:
+        # Strictly increasing, even for two writes within the clock's resolution.
+        conn.execute(
+            "UPDATE conversations SET updated_at = MAX(?, updated_at + 0.000001) WHERE id = ?",
+            (time.time(), conversation_id),
+        )
+
+    # API ----------------------------------------------------------------------------------
+
+    def create(self, title: str = DEFAULT_TITLE, settings: dict | None = None) -> str:
+        """Create an empty conversation; returns its id (uuid4 hex)."""
+        title = _clean_title(title)
+        settings_json = _dump(normalize_settings(settings), "settings", MAX_SETTINGS_BYTES)
+        conversation_id = uuid.uuid4().hex
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, title, now, now, settings_json),
+            )
+        return conversation_id
+
+    def list(self, query: str = "", limit: int = 200) -> list[ConversationSummary]:
+        """Conversations, most recently updated first; ``query`` filters on title and message text."""
+        if not isinstance(query, str):
+            raise InvalidConversationError(f"The search query must be text, got {type(query).__name__}.")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidConversationError(f"limit must be a non-negative integer, got {limit!r}.")
+        needle = query.strip().casefold()
+        params = {"q": needle, "limit": limit}  # sqlite3 ignores the unused name
+        sql = (
+            "SELECT c.id, c.title, c.created_at, c.updated_at,"
+            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)"
+            " FROM conversations c"
+        )
+        if needle:
+            sql += (
+                " WHERE pg_contains(c.title, :q) OR EXISTS (SELECT 1 FROM messages m"
+                " WHERE m.conversation_id = c.id AND pg_contains(m.content, :q))"
+            )
+        sql += " ORDER BY c.updated_at DESC, c.rowid DESC LIMIT :limit"
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [ConversationSummary(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The conversation with all its messages, oldest first."""
+        with self._read() as conn:
+            self._require(conn, conversation_id)
+            head = conn.execute(
+                "SELECT id, title, created_at, updated_at, settings FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT id, role, content, reasoning, metrics, status, created_at FROM messages"
+                " WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+        messages = [StoredMessage(r[0], r[1], r[2], r[3], _loads_dict(r[4]), r[5], r[6]) for r in rows]
+        return Conversation(head[0], head[1], head[2], head[3], _loads_dict(head[4]), messages)
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        reasoning: str = "",
+        metrics: dict | None = None,
+        status: str = "complete",
+    ) -> int:
+        """Append a message; returns its id. The first user message names a "New chat"."""
+        role = _check_role(role)
+        content = _clean_text(content, "content")
+        reasoning = _clean_text(reasoning, "reasoning")
+        metrics_json = _metrics_json(metrics)
+        status = _check_status(status)
+        with self._write() as conn:
+            title = self._require(conn, conversation_id)
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, reasoning, metrics, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, reasoning, metrics_json, status, time.time()),
+            )
+            if role == "user" and title == DEFAULT_TITLE:
+                conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ?", (title_from_message(content), conversation_id)
+                )
+            self._touch(conn, conversation_id)
+            return int(cursor.lastrowid)
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        reasoning: str | None = None,
+        metrics: dict | None = None,
+        status: str | None = None,
+    ) -> None:
+        """Replace the given fields of a message (None leaves a field as it is)."""
+        changes: dict[str, Any] = {}
+        if content is not None:
+            changes["content"] = _clean_text(content, "content")
+        if reasoning is not None:
+            changes["reasoning"] = _clean_text(reasoning, "reasoning")
+        if metrics is not None:
+            changes["metrics"] = _metrics_json(metrics)
+        if status is not None:
+            changes["status"] = _check_status(status)
+        with self._write() as conn:
+            row = None
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                row = conn.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise ConversationNotFoundError(
+                    f"Message {message_id!r} does not exist.", "Its conversation may have been deleted or cut."
+                )
+            if not changes:
+                return
+            assignments = ", ".join(f"{column} = :{column}" for column in changes)  # column names are ours
+            conn.execute(f"UPDATE messages SET {assignments} WHERE id = :id", {**changes, "id": message_id})
+            self._touch(conn, row[0])
+
+    def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
+        """Delete ``message_id`` and every later message of the conversation; returns how many."""
+        with self._write() as conn:
+            self._require(conn, conversation_id)
+            owned = None
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                owned = conn.execute(
+                    "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (message_id, conversation_id)
+                ).fetchone()
+            if owned is None:
+                raise ConversationNotFoundError(
+                    f"Message {message_id!r} is not part of conversation {conversation_id!r}.",
+                    "Reload the conversation; it may have changed in another tab.",
+                )
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, message_id)
+            )
+            self._touch(conn, conversation_id)
+            return cursor.rowcount
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        """Set the title: trimmed to one line, at most 200 characters; empty is refused."""
+        title = _clean_title(title)
+        with self._write() as conn:
+            self._require(conn, conversation_id)
+            conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            self._touch(conn, conversation_id)
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete the conversation and all its messages."""
+        with self._write() as conn:
+            self._require(conn, conversation_id)
+            conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def update_settings(self, conversation_id: str, settings: dict) -> None:
+        """Replace the conversation's settings (see :func:`normalize_settings`)."""
+        settings_json = _dump(normalize_settings(settings), "settings", MAX_SETTINGS_BYTES)
+        with self._write() as conn:
+            self._require(conn, conversation_id)
+            conn.execute("UPDATE conversations SET settings = ? WHERE id = ?", (settings_json, conversation_id))
+            self._touch(conn, conversation_id)
+
+    # export / import ----------------------------------------------------------------------
+
+    def export_json(self, conversation_id: str) -> dict:
+        """Everything needed to reproduce the chat, in the versioned export format."""
+        chat = self.get(conversation_id)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "title": chat.title,
+            "created_at": chat.created_at,
+            "settings": chat.settings,
+            "messages": [
+                {
+                    "role": m.role,
+                    "content": m.content,
+                    "reasoning": m.reasoning,
+                    "metrics": m.metrics,
+                    "status": m.status,
+                    "created_at": m.created_at,
+                }
+                for m in chat.messages
+            ],
+        }
+
+    def export_markdown(self, conversation_id: str) -> str:
+        """A readable transcript: title, settings table, then each message under a heading."""
+        return render_markdown(self.export_json(conversation_id))
+
+    def import_json(self, data: dict | str | bytes) -> str:
+        """Store an exported chat as a new conversation; returns its id.
+
+        Raises :class:`ImportFormatError` for anything that is not a valid export:
+        not JSON, too large, wrong format or version, missing fields, wrong types.
+        """
+        payload = parse_export(data)
+        title = _shorten(_one_line(payload["title"]) or "Untitled", MAX_TITLE_CHARS - len(IMPORTED_SUFFIX))
+        title += IMPORTED_SUFFIX
+        conversation_id = uuid.uuid4().hex
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, title, payload["created_at"], now, payload["settings"]),
+            )
+            conn.executemany(
+                "INSERT INTO messages (conversation_id, role, content, reasoning, metrics, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (conversation_id, m["role"], m["content"], m["reasoning"], m["metrics"], m["status"], m["created_at"])
+                    for m in payload["messages"]
+                ],
+            )
+        return conversation_id
+
+
+# --- import parsing --------------------------------------------------------------------------
+
+_IMPORT_HINT = "Import a .json file made by this playground's Export button."
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _timestamp(value: Any, name: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_TIMESTAMP:
+        raise ImportFormatError(f"{name} must be a Unix time (seconds since 1970), got {value!r}.", _IMPORT_HINT)
+    return float(value)
+
+
+def parse_export(data: Any) -> dict[str, Any]:
+    """Validate an export (dict, JSON text or bytes) and return it ready to store.
+
+    Returned keys: ``title`` (str), ``created_at`` (float), ``settings`` (JSON
+    text) and ``messages`` (dicts with role, content, reasoning, metrics as JSON
+    text, status, created_at).
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data)
+        if len(data) > MAX_IMPORT_BYTES:
+            raise ImportFormatError(
+                f"The file is too large ({len(data):,} bytes; the limit is {MAX_IMPORT_BYTES:,}).", _IMPORT_HINT
+            )
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportFormatError("The file is not UTF-8 text (is it a binary file?).", _IMPORT_HINT) from None
+    if isinstance(data, str):
+        if len(data) > MAX_IMPORT_BYTES or len(data.encode("utf-8", "surrogatepass")) > MAX_IMPORT_BYTES:
+            raise ImportFormatError(f"The file is too large (the limit is {MAX_IMPORT_BYTES:,} bytes).", _IMPORT_HINT)
+        if not data.strip():
+            raise ImportFormatError("The file is empty.", _IMPORT_HINT)
+        try:
+            data = json.loads(data, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(
+                f"The file is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).", _IMPORT_HINT
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise ImportFormatError(f"The file is not valid JSON ({exc}).", _IMPORT_HINT) from None
+    elif isinstance(data, Mapping):
+        try:
+            size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass"))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ImportFormatError(f"The chat is not JSON data ({exc}).", _IMPORT_HINT) from None
+        if size > MAX_IMPORT_BYTES:
+            raise ImportFormatError(f"The chat is too large ({size:,} bytes; the limit is {MAX_IMPORT_BYTES:,}).", _IMPORT_HINT)
+    else:
+        raise ImportFormatError(f"Cannot import a {type(data).__name__}; expected JSON text or a dict.", _IMPORT_HINT)
+
+    if not isinstance(data, dict):
+        raise ImportFormatError(f"The file holds a JSON {type(data).__name__}, not an exported chat object.", _IMPORT_HINT)
+    for key in ("format", "version", "title", "settings", "messages"):
+        if key not in data:
+            raise ImportFormatError(f"The file has no {key!r} field, so it is not an exported chat.", _IMPORT_HINT)
+    if data["format"] != EXPORT_FORMAT:
+        raise ImportFormatError(f"format must be {EXPORT_FORMAT!r}, got {data['format']!r}.", _IMPORT_HINT)
+    version = data["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ImportFormatError(f"version must be an integer, got {version!r}.", _IMPORT_HINT)
+    if version > EXPORT_VERSION:
+        raise ImportFormatError(
+            f"The file was exported by a newer playground (format version {version}; this one reads {EXPORT_VERSION}).",
+            "Update the playground, then import it again.",
+        )
+    if version != EXPORT_VERSION:
+        raise ImportFormatError(f"Unsupported format version {version}.", _IMPORT_HINT)
+    if not isinstance(data["title"], str):
+        raise ImportFormatError(f"title must be text, got {type(data['title']).__name__}.", _IMPORT_HINT)
+    messages = data["messages"]
+    if not isinstance(messages, list):
+        raise ImportFormatError(f"messages must be a list, got {type(messages).__name__}.", _IMPORT_HINT)
+    if len(messages) > MAX_IMPORT_MESSAGES:
+        raise ImportFormatError(f"Too many messages ({len(messages):,}; the limit is {MAX_IMPORT_MESSAGES:,}).", _IMPORT_HINT)
+    now = time.time()
+    try:
+        title = _clean_text(data["title"], "title")
+        settings = _dump(normalize_settings(data["settings"]), "settings", MAX_SETTINGS_BYTES)
+        created_at = _timestamp(data.get("created_at"), "created_at", now)
+        parsed = [_parse_message(m, i, created_at) for i, m in enumerate(messages)]
+    except InvalidConversationError as exc:
+        raise ImportFormatError(f"Invalid chat file: {exc.message}", _IMPORT_HINT) from exc
+    return {"title": title, "created_at": created_at, "settings": settings, "messages": parsed}
+
+
+def _parse_message(message: Any, index: int, default_time: float) -> dict[str, Any]:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise ImportFormatError(f"{where} must be an object, got {type(message).__name__}.", _IMPORT_HINT)
+    for key in ("role", "content"):
+        if key not in message:
+            raise ImportFormatError(f"{where} has no {key!r} field.", _IMPORT_HINT)
+    try:
+        return {
+            "role": _check_role(message["role"]),
+            "content": _clean_text(message["content"], f"{where}.content"),
+            "reasoning": _clean_text(message.get("reasoning", ""), f"{where}.reasoning"),
+            "metrics": _metrics_json(message.get("metrics")),
+            "status": _check_status(message.get("status", "complete")),
+            "created_at": _timestamp(message.get("created_at"), f"{where}.created_at", default_time),
+        }
+    except InvalidConversationError as exc:
+        message_text = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
+        raise ImportFormatError(f"Invalid chat file: {message_text}", _IMPORT_HINT) from exc
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+_METRIC_LABELS = (
+    ("completion_tokens", "{} tokens"),
+    ("decode_tokens_per_s", "{:.1f} tok/s"),
+    ("ttft_s", "first token {:.2f} s"),
+    ("total_s", "total {:.2f} s"),
+    ("stop_reason", "stop: {}"),
+    ("device", "on {}"),
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(json.dumps(v, ensure_ascii=False) for v in value) or "—"
+    return _one_line(str(value)).replace("|", "\\|") or "—"
+
+
+def _metrics_line(metrics: Mapping[str, Any]) -> str:
+    parts = []
+    for key, template in _METRIC_LABELS:
+        value = metrics.get(key)
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        try:
+            parts.append(template.format(value))
+        except (TypeError, ValueError):
+            parts.append(f"{key} {value}")
+    if metrics.get("error"):
+        parts.append(f"error: {_one_line(str(metrics['error']))}")
+    return " · ".join(parts)
+
+
+def render_markdown(export: Mapping[str, Any]) -> str:
+    """Markdown for an export dict; message text is kept verbatim (it is Markdown already)."""
+    settings = export.get("settings") or {}
+    lines = [f"# {_one_line(export['title'])}", ""]
+    created = export.get("created_at")
+    if isinstance(created, (int, float)):
+        lines += [f"Created {time.strftime('%Y-%m-%d %H:%M', time.localtime(created))}.", ""]
+    rows = [
+        ("Model", settings.get("model")),
+        ("Quantization", settings.get("quant")),
+        ("Device", settings.get("device")),
+        ("Thinking", settings.get("thinking")),
+    ]
+    params = settings.get("params") or {}
+    rows += [(f"`{key}`", value) for key, value in params.items()]
+    lines += ["| Setting | Value |", "| --- | --- |"]
+    lines += [f"| {name} | {_cell(value)} |" for name, value in rows]
+    lines.append("")
+    if settings.get("system_prompt"):
+        lines += ["## System prompt", "", settings["system_prompt"], ""]
+    for number, message in enumerate(export["messages"], start=1):
+        heading = f"## {number}. {message['role'].capitalize()}"
+        if message.get("status", "complete") != "complete":
+            heading += f" ({message['status']})"
+        lines += ["---", "", heading, ""]
+        if message.get("reasoning"):
+            lines += ["**Reasoning**", "", message["reasoning"], "", "**Answer**", ""]
+        lines += [message["content"], ""]
+        summary = _metrics_line(message.get("metrics") or {})
+        if summary:
+            lines += [f"*{summary}*", ""]
+    return "\n".join(lines)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.conversations", description="Saved chats.")
+    parser.add_argument("--db", type=Path, default=None, help="database file (default: PLAYGROUND_HOME)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("list", help="list conversations, newest first")
+    listing.add_argument("query", nargs="?", default="", help="only chats whose title or text contains this")
+    export = sub.add_parser("export", help="print a conversation as JSON or Markdown")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("json", "md"), default="json")
+    importing = sub.add_parser("import", help="import an exported .json file; prints the new id")
+    importing.add_argument("file", type=Path)
+    deleting = sub.add_parser("delete", help="delete a conversation")
+    deleting.add_argument("id")
+    args = parser.parse_args(argv)
+    try:
+        store = ConversationStore(args.db)
+        if args.command == "list":
+            for s in store.list(args.query):
+                stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))
+                print(f"{s.id}  {stamp}  {s.message_count:4d} msgs  {s.title}")
+        elif args.command == "export":
+            if args.format == "md":
+                print(store.export_markdown(args.id))
+            else:
+                print(json.dumps(store.export_json(args.id), ensure_ascii=False, indent=2))
+        elif args.command == "import":
+            try:
+                if args.file.stat().st_size > MAX_IMPORT_BYTES:
+                    raise ImportFormatError(f"{args.file} is larger than {MAX_IMPORT_BYTES:,} bytes.", _IMPORT_HINT)
+                raw = args.file.read_bytes()
+            except OSError as exc:
+                raise ImportFormatError(f"Cannot read {args.file}: {exc.strerror or exc}.", _IMPORT_HINT) from exc
+            print(store.import_json(raw))
+        else:
+            store.delete(args.id)
+    except PlaygroundError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
