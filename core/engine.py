@@ -340,6 +340,7 @@ class ChatStream:
         cancel: threading.Event | None,
         logits_processors: list[Any] | None,
         prefix_cache: bool = True,
+        ignore_eos: bool = False,
     ) -> None:
         self.loaded = loaded
         self.params = params
@@ -347,6 +348,7 @@ class ChatStream:
         self.cancel = cancel or threading.Event()
         self.extra_processors = logits_processors or []
         self.use_prefix_cache = prefix_cache
+        self.ignore_eos = ignore_eos  # benchmarks: decode exactly max_new_tokens
         # Fitting runs eagerly so an oversized message raises before any UI starts streaming.
         self.fit: FitResult = fit_messages(
             loaded.tokenizer, messages, loaded.context_length, params.max_new_tokens, self.thinking
@@ -473,7 +475,7 @@ class ChatStream:
             if first_token_at is None:
                 first_token_at = time.perf_counter()
                 metrics.ttft_s = first_token_at - gen_start
-            if token_id in eos:
+            if token_id in eos and not self.ignore_eos:
                 metrics.stop_reason = "eos"
                 break
             metrics.completion_tokens += 1
@@ -534,13 +536,16 @@ def stream_chat(
     cancel: threading.Event | None = None,
     logits_processors: list[Any] | None = None,
     prefix_cache: bool = True,
+    ignore_eos: bool = False,
 ) -> ChatStream:
     """Start a streamed reply to ``messages`` (validated and fitted to the context window now).
 
     With ``prefix_cache`` the KV cache of earlier turns is reused, so a new turn only
     prefills the tokens that changed (see core.prefix_cache).
     """
-    return ChatStream(loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors, prefix_cache)
+    return ChatStream(
+        loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors, prefix_cache, ignore_eos
+    )
 
 
 def complete(
