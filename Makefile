@@ -7,7 +7,10 @@ DEFAULT_BUNDLE := qwen2.5-coder-0.5b-offline
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-16)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install fetch browser-deps clean-models help
+WHEELS := $(HOME)/.cache/qwen-playground/wheels
+LLAMA_STAMP := $(VENV)/.llama-$(shell cat requirements-llama.txt 2>/dev/null | sha256sum | cut -c1-16)
+
+.PHONY: run test install llama fetch browser-deps clean-models help
 
 help:
 	@echo "make run   - install, fetch the offline model, start the app on http://localhost:$(PORT)"
@@ -19,6 +22,17 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+# llama.cpp (optional engine; the tests use it). The sdist compiles llama.cpp: build it once into a
+# wheel cache with GGML_NATIVE=OFF (the native build enables AMX and crashes at load on these CPUs).
+$(LLAMA_STAMP): requirements-llama.txt $(STAMP)
+	@mkdir -p $(WHEELS)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps \
+		--find-links $(WHEELS) -w $(WHEELS) $$(grep -E '^llama-cpp-python' requirements-llama.txt | cut -d'[' -f1 | cut -d' ' -f1)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --find-links $(WHEELS) -r requirements-llama.txt
+	@rm -f $(VENV)/.llama-* && touch $@
+
+llama: $(LLAMA_STAMP)
 
 fetch: install
 	$(BIN)/python -m core fetch $(DEFAULT_BUNDLE)
@@ -34,7 +48,7 @@ browser-deps:
 run: install fetch
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: install fetch browser-deps
+test: install llama fetch browser-deps
 	HF_HUB_OFFLINE=1 PLAYGROUND_REQUIRE_OFFLINE_MODEL=1 PLAYGROUND_REQUIRE_BROWSER=1 \
 		$(BIN)/python -m pytest
 

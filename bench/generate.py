@@ -213,6 +213,17 @@ def prefix_turns(loaded: LoadedModel, turns: int, turn_tokens: int, new_tokens: 
     return out
 
 
+def prompt_sweep(loaded: LoadedModel, lengths: Sequence[int], runs: int) -> list[dict[str, Any]]:
+    """Median TTFT of engine and baseline for several prompt lengths (8 new tokens each)."""
+    rows = []
+    for length in lengths:
+        result = compare(loaded, length, 8, runs)
+        rows.append({"prompt_tokens": result["prompt_tokens"],
+                     "engine_ttft_s": result["engine"]["ttft_s"]["median"],
+                     "baseline_ttft_s": result["baseline"]["ttft_s"]["median"]})  # fmt: skip
+    return rows
+
+
 # --- GPU suite ------------------------------------------------------------------------------------------
 
 SUITE = ("qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen3-4b")
@@ -310,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--turns", type=int, default=0, help="prefix-caching mode: chat of T turns")
+    parser.add_argument("--prompt-sweep", default="", help="comma-separated prompt lengths: TTFT by prompt length")
     parser.add_argument("--gpu-suite", action="store_true")
     parser.add_argument("--suite-quants", default="bf16,int8,nf4")
     parser.add_argument("--quick", action="store_true", help="CI smoke run on a tiny random model")
@@ -344,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "compare": compare(loaded, args.prompt_tokens, args.new_tokens, args.runs)}  # fmt: skip
     if args.turns:
         output["prefix"] = prefix_turns(loaded, args.turns, args.prompt_tokens, min(args.new_tokens, 32))
+    if args.prompt_sweep:
+        output["sweep"] = prompt_sweep(loaded, [int(n) for n in args.prompt_sweep.split(",")], args.runs)
     if args.json:
         print(json.dumps(output, indent=2))
         return 0
@@ -352,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, data in output["prefix"].items():
             ttfts = ", ".join(f"{t * 1000:.0f}" for t in data["ttft_s"])
             print(f"prefix {label:9}: TTFT per turn (ms) {ttfts}; turn {args.turns}/turn 1 = {data['last_over_first']:.2f}")
+    for row in output.get("sweep", []):
+        print(f"prompt {row['prompt_tokens']:6d} tokens: TTFT engine {row['engine_ttft_s'] * 1000:8.1f} ms, "
+              f"generate {row['baseline_ttft_s'] * 1000:8.1f} ms")  # fmt: skip
     return 0
 
 

@@ -56,3 +56,17 @@ def test_quick_mode_reports_ratios(capsys):
     assert len(out["prefix"]["cache_on"]["ttft_s"]) == 3
     on = out["prefix"]["cache_on"]["prompt_tokens"]
     assert on == out["prefix"]["cache_off"]["prompt_tokens"]  # same conversation both ways
+
+
+def test_plots_from_bench_json(tmp_path, capsys):
+    """The plot script turns bench JSON (with a prompt sweep) into the two PNGs the docs embed."""
+    from bench.plot import main as plot_main
+
+    assert main(["--quick", "--json", "--prompt-sweep", "16,48"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [row["prompt_tokens"] for row in result["sweep"]] == sorted(row["prompt_tokens"] for row in result["sweep"])
+    source = tmp_path / "quick.json"
+    source.write_text(json.dumps(result))
+    assert plot_main([str(source), "--out", str(tmp_path)]) == 0
+    for name in ("tokens_per_s.png", "ttft_by_prompt.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
