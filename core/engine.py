@@ -431,6 +431,7 @@ class ChatStream:
         logprobs: list[TokenLogprob] | None = [] if params.logprobs else None
         self.reply.logprobs = logprobs
         gen_start = time.perf_counter()
+        self._first_token_at: float | None = None
         failed = False
         try:
             logits = stepper.prefill(input_ids)
@@ -445,6 +446,16 @@ class ChatStream:
             raise
         finally:
             stepper.finish(keep=not failed)
+            self._measure(memory)
+
+    def _measure(self, memory: PeakMemory) -> None:
+        """Speed and peak memory, however the reply ended (a stopped reply too)."""
+        metrics = self.reply.metrics
+        memory.sample()
+        metrics.peak_memory_bytes = memory.peak
+        if self._first_token_at is not None and metrics.completion_tokens > 1:
+            elapsed = time.perf_counter() - self._first_token_at
+            metrics.decode_tokens_per_s = (metrics.completion_tokens - 1) / elapsed if elapsed > 0 else None
 
     def _decode_loop(
         self,
@@ -465,16 +476,15 @@ class ChatStream:
         loaded, params, metrics = self.loaded, self.params, self.reply.metrics
         tokenizer = loaded.tokenizer
         eos = set(loaded.eos_token_ids)
-        first_token_at: float | None = None
         for step in range(params.max_new_tokens):
             if self.cancel.is_set():
                 metrics.stop_reason = "cancelled"
                 break
             token = sample(logits, history, processors, params, generator)  # [1]
             token_id = int(token)
-            if first_token_at is None:
-                first_token_at = time.perf_counter()
-                metrics.ttft_s = first_token_at - gen_start
+            if self._first_token_at is None:
+                self._first_token_at = time.perf_counter()
+                metrics.ttft_s = self._first_token_at - gen_start
             if token_id in eos and not self.ignore_eos:
                 metrics.stop_reason = "eos"
                 break
@@ -494,11 +504,6 @@ class ChatStream:
         if not stops.hit:
             for chunk in self._pieces(splitter.flush(), stops, answer, reasoning, final=True):
                 yield chunk
-        memory.sample()
-        metrics.peak_memory_bytes = memory.peak
-        if first_token_at is not None and metrics.completion_tokens > 1:
-            elapsed = time.perf_counter() - first_token_at
-            metrics.decode_tokens_per_s = (metrics.completion_tokens - 1) / elapsed if elapsed > 0 else None
 
     def _pieces(
         self,

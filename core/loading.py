@@ -96,6 +96,44 @@ class ModelLock:
         self.release()
 
 
+class SerializedTokenizer:
+    """A tokenizer whose every method call holds one lock.
+
+    Rust-backed fast tokenizers are not safe to call from two threads at once
+    (they fail with "Already borrowed"), and one loaded model serves every
+    browser session. Calls are short, so a plain lock costs nothing noticeable.
+    Attribute reads pass through; ``unwrap()`` gives the real tokenizer.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        object.__setattr__(self, "_tokenizer", tokenizer)
+        object.__setattr__(self, "_lock", threading.RLock())
+
+    def unwrap(self) -> Any:
+        return self._tokenizer
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._tokenizer, name)
+        if not callable(value):
+            return value
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._tokenizer, name, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._tokenizer(*args, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self._tokenizer)
+
+
 @dataclass
 class LoadedModel:
     """A model ready for the engine, with what was measured while loading it."""
@@ -540,7 +578,7 @@ def load(
         name=name,
         source=str(Path(source.location) / source.gguf_file) if source.gguf_file else source.location,
         model=loaded,
-        tokenizer=tokenizer,
+        tokenizer=SerializedTokenizer(tokenizer),
         quant=resolved_quant,
         device=resolved_device,
         context_length=_context_length(spec, loaded),

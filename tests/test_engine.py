@@ -328,3 +328,37 @@ def test_model_lock_excludes_other_threads_and_releases_anywhere():
     releaser.start()
     releaser.join()
     assert not lock.locked()
+
+
+def test_stopped_reply_still_reports_speed(tiny_qwen25):
+    """A reply cancelled part-way has produced tokens at a measurable rate: tokens/s is reported."""
+    cancel = threading.Event()
+    stream = stream_chat(tiny_qwen25, ASK, SAMPLED.with_(max_new_tokens=64), cancel=cancel)
+    for _ in stream:
+        if stream.reply.metrics.completion_tokens >= 6:
+            cancel.set()
+    assert stream.reply.metrics.stop_reason == "cancelled"
+    assert stream.reply.metrics.decode_tokens_per_s and stream.reply.metrics.decode_tokens_per_s > 0
+
+
+def test_tokenizer_is_safe_across_threads(tiny_qwen25):
+    """The loaded tokenizer serialises calls: many threads encoding at once neither fail
+    ("Already borrowed") nor mix results."""
+    text = "A sentence to encode, again and again. " * 20
+    expected = tiny_qwen25.tokenizer(text, add_special_tokens=False)["input_ids"]
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            for _ in range(30):
+                assert tiny_qwen25.tokenizer(text, add_special_tokens=False, truncation=True,
+                                             max_length=400)["input_ids"] == expected[:400]  # fmt: skip
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
