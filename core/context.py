@@ -19,6 +19,17 @@ Message = dict[str, str]
 ROLES = ("system", "user", "assistant")
 
 
+def message_text(content: Any) -> str | None:
+    """The text of a message's content: a string, or typed parts [{"type": "text", "text": ...}]
+    (the form some chat templates, e.g. Llama Guard 3's, expect); None if it is neither."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        texts = [p.get("text") for p in content]
+        return "".join(texts) if all(isinstance(t, str) for t in texts) else None
+    return None
+
+
 def validate_messages(messages: list[Message]) -> None:
     """Raise InvalidParameterError unless messages are role/content dicts ending with a user turn."""
     if not messages:
@@ -26,13 +37,13 @@ def validate_messages(messages: list[Message]) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise InvalidParameterError(f"Message {index} has no valid role (system, user or assistant).")
-        if not isinstance(message.get("content"), str):
+        if message_text(message.get("content")) is None:
             raise InvalidParameterError(f"Message {index} has no text content.")
         if message["role"] == "system" and index != 0:
             raise InvalidParameterError("Only the first message may be a system prompt.")
     if messages[-1]["role"] != "user":
         raise InvalidParameterError("The last message must be the user's.", "Type a message to answer.")
-    if not messages[-1]["content"].strip():
+    if not (message_text(messages[-1]["content"]) or "").strip():
         raise InvalidParameterError("The last user message is empty.", "Type a question.")
 
 
