@@ -1,14 +1,23 @@
-"""Models: the registry, specs and memory estimates. Placeholder for now."""
+"""Models: true specs from the configs, a memory calculator, and a capability scorecard."""
 
-from ui.placeholder import coming_soon
+import streamlit as st
 
-coming_soon(
-    ":material/view_list: Models",
-    "Browse the Qwen models the playground knows: sizes, context windows, licences, and how much memory each "
-    "quantization needs on your machine.",
-    [
-        "Architecture specs from the published configs",
-        "A memory calculator per quantization",
-        "Which models work offline",
-    ],
+from ui import state
+from ui.errors import guard
+from ui.models_memory import render_memory_tab
+from ui.models_scorecard import render_scorecard_tab
+from ui.models_specs import render_specs_tab
+from ui.resources import get_pool
+
+pool = get_pool()
+choice = state.current_choice()
+st.title(":material/view_list: Models")
+specs_tab, memory_tab, scorecard_tab = st.tabs(
+    [":material/table_chart: Specs", ":material/memory: Memory", ":material/radar: Scorecard"]
 )
+with specs_tab, guard("The Specs tab"):
+    render_specs_tab(pool, choice)
+with memory_tab, guard("The Memory tab"):
+    render_memory_tab(pool, choice)
+with scorecard_tab, guard("The Scorecard tab"):
+    render_scorecard_tab(pool, choice)
