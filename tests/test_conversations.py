@@ -6,9 +6,12 @@ Every database lives under pytest's ``tmp_path`` (never the real ``data/``).
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -619,30 +622,39 @@ def test_eight_threads_writing_at_once_lose_nothing(store: ConversationStore) ->
     assert all(m.status == "complete" for m in shared_messages), "no update was lost either"
 
 
-def _process_writer(path: str, shared: str, own: str, tag: str, count: int, barrier) -> None:
-    store = ConversationStore(Path(path))
-    barrier.wait(timeout=60)
-    for i in range(count):
-        store.add_message(shared, "user", f"{tag}:{i}")
-        store.add_message(own, "assistant", f"{tag}:{i}")
+_WRITER = """
+import sys, time
+from pathlib import Path
+from core.conversations import ConversationStore
+path, shared, own, tag, count, start_at = sys.argv[1:7]
+store = ConversationStore(Path(path))
+time.sleep(max(0.0, float(start_at) - time.time()))  # both processes start writing together
+for i in range(int(count)):
+    store.add_message(shared, "user", f"{tag}:{i}")
+    store.add_message(own, "assistant", f"{tag}:{i}")
+"""
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    """WAL plus the busy timeout make a second process wait for the lock instead of failing or overwriting."""
+    """WAL plus the busy timeout make a second process wait for the lock instead of failing or overwriting.
+
+    The writers are separate interpreters (subprocess), not multiprocessing children: a spawned child
+    re-imports the parent's __main__, which under a full test run can be a Streamlit AppTest script."""
     path = tmp_path / "chats.sqlite3"
     store = ConversationStore(path)
     shared = store.create(title="Shared")
     own = [store.create(title="A"), store.create(title="B")]
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
+    start_at = str(time.time() + 3.0)
+    root = str(Path(__file__).resolve().parent.parent)
     procs = [
-        ctx.Process(target=_process_writer, args=(str(path), shared, own[p], f"p{p}", 60, barrier)) for p in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), shared, own[p], f"p{p}", "60", start_at],
+            cwd=root, env={**os.environ, "PYTHONPATH": root}, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for p in range(2)
     ]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
-    assert [proc.exitcode for proc in procs] == [0, 0]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in results]
     shared_messages = [m.content for m in store.get(shared).messages]
     assert len(shared_messages) == 120
     for p in range(2):
