@@ -48,7 +48,10 @@ browser-deps:
 run: install fetch
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: install llama fetch browser-deps
+# llama.cpp is installed for the tests when its optional requirements file is present.
+LLAMA_FOR_TESTS := $(if $(wildcard requirements-llama.txt),llama,)
+
+test: install $(LLAMA_FOR_TESTS) fetch browser-deps
 	HF_HUB_OFFLINE=1 PLAYGROUND_REQUIRE_OFFLINE_MODEL=1 PLAYGROUND_REQUIRE_BROWSER=1 \
 		$(BIN)/python -m pytest
 
