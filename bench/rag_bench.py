@@ -1,0 +1,289 @@
+"""RAG quality and speed in one run.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/rag_bench.py [--chunks 10000] [--queries 200]
+                                                        [--with-llm ALIAS] [--json OUT.json]
+
+Measures, with the default embeddings (offline all-MiniLM-L6-v2) and chunking:
+
+1. retrieval recall@5 (plus recall@1 and MRR) over rag/samples/questions.jsonl;
+2. ingestion throughput in chunks/s through the whole pipeline (load, split,
+   embed, store) on a synthetic corpus of ``--chunks`` chunks;
+3. query latency (question embedding + Chroma search) p50/p95 on that corpus;
+4. with ``--with-llm ALIAS``: answer accuracy (all expected keywords in the
+   answer) and citation accuracy (the answer cites the file holding the
+   answer) with the playground's engine; skipped with a message if the engine
+   cannot be imported.
+
+Stores go to a temporary directory (or to the Chroma server named by
+CHROMA_HOST/CHROMA_PORT, in collections that are deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rag.demo import DEMO_COLLECTION, ingest_samples, keywords_found, load_questions, sample_files  # noqa: E402
+from rag.ingest import ingest_uploads  # noqa: E402
+from rag.loaders import load_bytes  # noqa: E402
+from rag.options import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, IngestOptions, RetrievalOptions  # noqa: E402
+from rag.retrieval import Retriever  # noqa: E402
+from rag.store import RagStore, StoreConfig  # noqa: E402
+
+BENCH_COLLECTION = "rag-bench-synthetic"
+
+
+def _vocabulary() -> list[str]:
+    """Real words from the demo corpus, so synthetic text tokenizes like English prose."""
+    words: list[str] = []
+    for path in sample_files():
+        text = "\n".join(d.page_content for d in load_bytes(path.name, path.read_bytes()).documents)
+        words += re.findall(r"[A-Za-z][A-Za-z'-]+|\d+", text)
+    return words
+
+
+def synthetic_documents(n_chunks: int, seed: int = 0) -> list[tuple[str, bytes]]:
+    """Plain-text documents (~20 chunks each) that split into at least ``n_chunks`` default chunks."""
+    from rag.options import ChunkingOptions
+    from rag.splitting import split_documents
+
+    rng = random.Random(seed)
+    vocab = _vocabulary()
+    options = ChunkingOptions()
+    docs, made = [], 0
+    while made < n_chunks:
+        paragraphs, size = [], 0
+        while size < 20 * (DEFAULT_CHUNK_SIZE - DEFAULT_CHUNK_OVERLAP):
+            sentences = [
+                " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 22))).capitalize() + "."
+                for _ in range(rng.randint(2, 6))
+            ]
+            paragraphs.append(" ".join(sentences))
+            size += len(paragraphs[-1]) + 2
+        name = f"synthetic-{len(docs):05d}.txt"
+        data = ("\n\n".join(paragraphs) + "\n").encode()
+        docs.append((name, data))
+        made += len(split_documents(load_bytes(name, data).documents, options))
+    return docs
+
+
+def _load_average() -> float | None:
+    """1-minute load average: other processes on a small machine skew every timing here."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _config(tmp: Path) -> StoreConfig:
+    return StoreConfig.from_env(persist_dir=None if os.environ.get("CHROMA_HOST") else tmp)
+
+
+def bench_recall(store: RagStore, k: int = 5) -> dict[str, Any]:
+    started = time.perf_counter()
+    results = ingest_samples(store)
+    ingest_s = time.perf_counter() - started
+    retriever = Retriever(store, DEMO_COLLECTION, RetrievalOptions(k=k))
+    questions = load_questions()
+    ranks: list[int | None] = []
+    misses = []
+    for q in questions:
+        sources = [h.source for h in retriever(q.question)]
+        rank = sources.index(q.source) + 1 if q.source in sources else None
+        ranks.append(rank)
+        if rank is None:
+            misses.append(q.id)
+    n = len(questions)
+    return {
+        "questions": n,
+        "documents": len(results),
+        "chunks": sum(r.chunks for r in results),
+        "ingest_s": round(ingest_s, 2),
+        f"recall@{k}": round(sum(r is not None for r in ranks) / n, 4),
+        "recall@1": round(sum(r == 1 for r in ranks) / n, 4),
+        "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
+        "misses": misses,
+    }
+
+
+def bench_ingest_and_query(store: RagStore, n_chunks: int, n_queries: int) -> dict[str, Any]:
+    docs = synthetic_documents(n_chunks)
+    embeddings, _ = store.embeddings_for(None)
+    embeddings.embed_documents(["warm-up"] * 8)  # model load is not ingestion
+    # Ingest in ~10 segments and time each: on a shared machine another process
+    # can halve the speed for a while; the best segment shows what the pipeline
+    # does when it has the CPU, the overall figure what it did this time.
+    segments = max(1, min(10, len(docs) // 10))
+    size = -(-len(docs) // segments)
+    rates, elapsed, chunks = [], 0.0, 0
+    for start in range(0, len(docs), size):
+        t = time.perf_counter()
+        results = ingest_uploads(store, BENCH_COLLECTION, docs[start : start + size], options=IngestOptions())
+        seconds = time.perf_counter() - t
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise SystemExit(f"synthetic ingestion failed: {failed[0].message}")
+        made = sum(r.chunks for r in results)
+        rates.append(made / seconds)
+        elapsed += seconds
+        chunks += made
+    texts = store.vectorstore(BENCH_COLLECTION).get(include=["documents"], limit=2000)["documents"]
+
+    rng = random.Random(1)
+    vocab = _vocabulary()
+    questions = [q.question for q in load_questions()]
+    questions += [" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 12))) + "?" for _ in range(n_queries)]
+    questions = questions[:n_queries]
+    retriever = Retriever(store, BENCH_COLLECTION, RetrievalOptions(k=5))
+    for q in questions[:5]:
+        retriever(q)  # warm-up: first HNSW load, first-call allocations
+    latencies = []
+    for q in questions:
+        t = time.perf_counter()
+        retriever(q)
+        latencies.append((time.perf_counter() - t) * 1000)
+    latencies.sort()
+    return {
+        "documents": len(docs),
+        "chunks": chunks,
+        "ingest_s": round(elapsed, 2),
+        "chunks_per_s": round(chunks / elapsed, 1),
+        "chunks_per_s_best_segment": round(max(rates), 1),
+        "chunks_per_s_segments": [round(r) for r in rates],
+        "mean_chunk_chars": round(statistics.mean(len(t) for t in texts)),
+        "queries": len(latencies),
+        "query_ms_p50": round(statistics.median(latencies), 2),
+        "query_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+    }
+
+
+def bench_llm(store: RagStore, alias: str, limit: int | None, budget: int, max_new_tokens: int) -> dict[str, Any]:
+    try:
+        from core.engine import GenerationParams, complete
+        from core.loading import load
+    except ImportError as exc:
+        return {"skipped": f"the generation engine cannot be imported ({exc})"}
+    from rag.answer import answer
+
+    started = time.perf_counter()
+    loaded = load(alias, quant="auto", device="auto")
+    load_s = time.perf_counter() - started
+    params = GenerationParams(temperature=0.0, max_new_tokens=max_new_tokens)
+    budget = min(budget, loaded.context_length - max_new_tokens - 64)
+
+    def count_tokens(text: str) -> int:
+        return len(loaded.tokenizer.encode(text, add_special_tokens=False))
+
+    retriever = Retriever(store, DEMO_COLLECTION, RetrievalOptions(k=5))
+    questions = load_questions()[:limit] if limit else load_questions()
+    correct = cited_right = 0
+    seconds = []
+    rows = []
+    for q in questions:
+        t = time.perf_counter()
+        result = answer(q.question, retriever, lambda m: complete(loaded, m, params).text,
+                        count_tokens=count_tokens, budget_tokens=budget)  # fmt: skip
+        seconds.append(time.perf_counter() - t)
+        matched, total = keywords_found(result.text, q.keywords)
+        ok = matched == total
+        cites = q.source in {h.source for h in result.cited_hits}
+        correct += ok
+        cited_right += cites
+        rows.append({"id": q.id, "correct": ok, "cites_source": cites, "answer": result.text})
+        print(f"  {q.id} {'OK ' if ok else 'NO '} {'cited' if cites else '-    '} {result.text[:100]!r}", flush=True)
+    n = len(questions)
+    return {
+        "model": alias,
+        "device": getattr(loaded, "device", "?"),
+        "load_s": round(load_s, 1),
+        "questions": n,
+        "answer_accuracy": round(correct / n, 4),
+        "citation_accuracy": round(cited_right / n, 4),
+        "answer_s_mean": round(statistics.mean(seconds), 2),
+        "answers": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=10_000, help="synthetic collection size (default 10000)")
+    parser.add_argument("--queries", type=int, default=200, help="timed queries (default 200)")
+    parser.add_argument("--with-llm", metavar="ALIAS", help="also measure answer accuracy with this model")
+    parser.add_argument("--llm-questions", type=int, help="answer only the first N questions")
+    parser.add_argument("--budget", type=int, default=3000, help="prompt token budget for --with-llm")
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from rag.embeddings import resolve_device_dtype
+
+    device, dtype = resolve_device_dtype()
+    report: dict[str, Any] = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "embedding": f"all-MiniLM-L6-v2 on {device} ({dtype})",
+            "load_average_at_start": _load_average(),
+        },
+        "settings": {"chunk_size": DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP},
+    }
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
+        store = RagStore(_config(Path(tmp) / "chroma"))
+        report["store"] = store.config.describe()
+        try:
+            print("1. recall on the demo questions ...", flush=True)
+            report["recall"] = bench_recall(store)
+            print(f"   {report['recall']}", flush=True)
+            print(f"2-3. ingesting ~{args.chunks} synthetic chunks, then {args.queries} timed queries ...", flush=True)
+            report["speed"] = bench_ingest_and_query(store, args.chunks, args.queries)
+            print(f"   {report['speed']}", flush=True)
+            if args.with_llm:
+                print(f"4. answers with {args.with_llm} ...", flush=True)
+                report["llm"] = bench_llm(store, args.with_llm, args.llm_questions, args.budget, args.max_new_tokens)
+                summary = {k: v for k, v in report["llm"].items() if k != "answers"}
+                print(f"   {summary}", flush=True)
+        finally:
+            if store.config.mode == "server":
+                for name in (DEMO_COLLECTION, BENCH_COLLECTION):
+                    if name in store.collection_names():
+                        store.delete_collection(name)
+
+    report["machine"]["load_average_at_end"] = _load_average()
+    recall, speed = report["recall"], report["speed"]
+    print("\nresult                          value      target")
+    print(f"retrieval recall@5              {recall['recall@5']:<10} >= 0.95")
+    print(f"retrieval recall@1 / MRR        {recall['recall@1']} / {recall['mrr']}")
+    print(f"ingestion chunks/s              {speed['chunks_per_s']:<10} >= 200   (best segment "
+          f"{speed['chunks_per_s_best_segment']}, mean chunk {speed['mean_chunk_chars']} chars)")  # fmt: skip
+    print(f"query latency p50 (ms, {speed['chunks']} chunks) {speed['query_ms_p50']:<6} <= 30   (p95 {speed['query_ms_p95']})")
+    if "llm" in report:
+        llm = report["llm"]
+        if "skipped" in llm:
+            print(f"answer accuracy                 skipped: {llm['skipped']}")
+        else:
+            print(f"answer accuracy ({llm['model']})  {llm['answer_accuracy']}  citation accuracy {llm['citation_accuracy']}")
+    machine = report["machine"]
+    print(f"({machine['embedding']}; {machine['cpu_count']} CPUs; load average "
+          f"{machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end)")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
