@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,8 +128,9 @@ def set_editor(at: AppTest, text: str) -> None:
 
 def test_benign_prompt_is_answered_three_ways_with_each_trace(monkeypatch, guard_model_dir):
     """A tricky-benign prompt with every input rail ticked: all three columns are generated and their text is on
-    screen; the rules allow it; the self-check asked the model (a latency above zero and its raw reply in the
-    note); the guard model, not in the cache with the hub offline, is skipped with a notice instead of failing.
+    screen as Markdown without HTML; the rules allow it; the self-check asked the model (a latency above zero
+    and its raw reply in the note); the guard model, not in the cache with the hub offline, is skipped with a
+    notice instead of failing.
     The trace tables show exactly the turn's entries and the safety prompt's cost in prompt tokens, which is the
     difference the engine measured between the raw and the safety-prompt column."""
     at = start(monkeypatch, guard_model_dir)
@@ -143,7 +145,8 @@ def test_benign_prompt_is_answered_three_ways_with_each_trace(monkeypatch, guard
         assert column.status == "complete", (kind, column.status, column.error)
         assert 1 <= column.metrics["completion_tokens"] <= SHORT
         if column.text.strip():
-            assert shown(column.text) in markdown(at)
+            drawn = [m for m in at.markdown if m.value == shown(column.text)]
+            assert drawn and all(m.proto.allow_html is False for m in drawn)  # Markdown, never raw HTML
     raw_table, prompt_table, rails_table = traces(at)
 
     assert [r["verdict"] for r in rows(raw_table, "model")] in (["answered"], ["refused"])
@@ -182,7 +185,7 @@ def test_harmful_prompt_is_blocked_in_the_rails_column_before_generation(monkeyp
     assert rows(rails_table, "rules")[0]["verdict"] == "block"
     assert rows(rails_table, "rules")[0]["rule / score"] == f"{rule.rule} ({rule.score:.2f})"
     assert rows(rails_table, "model")[0]["verdict"] == "not run"
-    summary = next(df.value for df in at.dataframe if "All rails" in df.value.columns)
+    summary = next(t.value for t in at.table if "All rails" in t.value.columns)
     assert summary.loc["First token", "All rails"] == "not generated"
     assert summary.loc["Reply tokens", "Raw model"] == str(raw.metrics["completion_tokens"])
 
@@ -422,6 +425,43 @@ def test_pii_is_redacted_in_the_rails_column_only(guard_model):
     assert "jane.doe@example.com" not in rails.text and "[EMAIL REDACTED]" in rails.text
     assert "555 0132" not in rails.text and rails.redactions == {"email": 1, "phone": 1}
     assert rails.status == "complete" and "PII redacted: 1 email, 1 phone" in rails.outcome
+
+
+def test_an_interrupted_turn_keeps_its_partial_text_and_frees_the_model(guard_model):
+    """Streamlit stops a script by raising at its next ``st`` call, here ``on_update``. The exception reaches the
+    caller, and by then every column is final: "stopped", its text a prefix of what the model was writing, fewer
+    tokens than asked; the turn is marked finished and the model's lock is free for another thread."""
+    text = "one two three four five six seven eight nine ten " * 4
+    start, ids = forced_start(guard_model, text)
+    policy = default_policy()
+    turn = new_turn("Count to ten.", "tiny", policy, RailChoice())
+    updates: list[str] = []
+
+    class Interrupted(Exception):
+        pass
+
+    def on_update(kind: str) -> None:
+        updates.append(kind)
+        if len(updates) > 15:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_turn(turn, start, GuardrailPipeline(policy, ["rules"]), on_update)
+    for kind, column in turn.columns.items():
+        assert column.status == "stopped", kind
+        assert text.startswith(column.text) and column.metrics["completion_tokens"] < len(ids)
+    assert turn.finished.is_set()
+    free: list[bool] = []
+
+    def take_the_lock() -> None:
+        free.append(guard_model.lock.acquire(timeout=5))
+        if free[-1]:
+            guard_model.lock.release()
+
+    probe = threading.Thread(target=take_the_lock)
+    probe.start()
+    probe.join()
+    assert free == [True]
 
 
 def test_refusal_heuristic_and_balanced_subset():

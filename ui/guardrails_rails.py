@@ -45,7 +45,7 @@ def guard_cached(hub_id: str) -> bool:
 def render_guard_picker(checkbox_key: str, model_key: str, label: str = "Guard model") -> str | None:
     """A guard-model checkbox with the hub id to use; returns the hub id when ticked."""
     on = st.checkbox(label, key=checkbox_key, persist_state=KEEP,
-                     help="A dedicated classifier (Qwen3Guard or Llama Guard 3) loaded from the Hugging Face cache.")  # fmt: skip
+                     help="A dedicated classifier (Qwen3Guard, Llama Guard 3) from the HF cache.")  # fmt: skip
     if not on:
         return None
     st.session_state.setdefault(model_key, DEFAULT_GUARD_MODEL)

@@ -126,8 +126,8 @@ def run_redteam(items: list[dict], malformed: list[dict], dataset: str, rails: t
 
 def render_result(result: RedTeamResult) -> None:
     s = result.summary
-    st.markdown(f"**{result.dataset}** · {s['n']} of {result.n_available} prompts ({s['n_harmful']} harmful, "
-                f"{s['n_benign']} benign) · rails: {', '.join(result.rails)} · policy: {result.policy_name}")  # fmt: skip
+    counts = f"{s['n']} of {result.n_available} prompts ({s['n_harmful']} harmful, {s['n_benign']} benign)"
+    st.markdown(f"**{result.dataset}** · {counts} · rails: {', '.join(result.rails)} · policy: {result.policy_name}")
     for notice in result.notices:
         st.info(notice, icon=":material/info:")
     cols = st.columns([3, 3, 2, 2, 2])
@@ -175,8 +175,8 @@ def render_redteam() -> None:
         rails, guard_model = _choose_rails()
     st.session_state.setdefault(gs.RT_LIMIT, 0)
     limit = limit_col.number_input("Prompts to run (0 = all)", 0, 100_000, step=10, key=gs.RT_LIMIT,
-                                   persist_state=KEEP,
-                                   help="Taken alternately harmful and benign. Keep it small with self-check.")  # fmt: skip
+                                   persist_state=KEEP, help="Taken alternately harmful and benign. "
+                                   "Keep it small with self-check.")  # fmt: skip
     status = st.container()
     if loaded_set is not None:
         items, malformed, dataset = loaded_set

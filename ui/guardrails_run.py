@@ -293,7 +293,7 @@ def _settle(column: Column, stream: StreamLike | None, policy: Policy) -> None:
         reply = stream.reply
         column.metrics = reply.metrics.to_dict()
         if column.status == "streaming":
-            if reply.metrics.stop_reason == "cancelled":
+            if reply.metrics.stop_reason == "cancelled" or reply.metrics.total_s == 0:  # stopped, or never started
                 column.status = "stopped"
             elif reply.metrics.stop_reason == "error":
                 column.status, column.error = "error", column.error or reply.metrics.error

@@ -73,7 +73,7 @@ def generation_params() -> GenerationParams | PlaygroundError:
         st.session_state.setdefault(gs.TEMPERATURE, 0.0)
         tokens = st.number_input("Max new tokens", 8, 2048, step=32, key=gs.MAX_NEW_TOKENS, persist_state=KEEP)
         temperature = st.slider("Temperature", 0.0, 1.5, step=0.05, key=gs.TEMPERATURE, persist_state=KEEP,
-                                help="0 = greedy: the columns then differ only by what the guardrails change.")  # fmt: skip
+                                help="0 = greedy: the columns differ only by what the guardrails change.")  # fmt: skip
     try:
         return GenerationParams(temperature=float(temperature), max_new_tokens=int(tokens),
                                 seed=0 if temperature > 0 else None)  # fmt: skip

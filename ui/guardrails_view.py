@@ -11,7 +11,7 @@ Contract:
   :func:`trace_frame` (rail, verdict, category, rule / score, latency in ms, note),
   whose rows are the rails' own trace entries plus a "safety prompt" row (its cost in
   prompt tokens and first-token time against the raw column) and a "model" row.
-  Each column shows the compact trace (rail, verdict, category, ms); all fields of all
+  Each column shows the compact trace (rail, verdict, ms, category); all fields of all
   three traces are in :func:`full_trace_frame`, in an expander under the summary.
 - :func:`render_summary` is the table of what each layer buys and costs.
 """
@@ -44,7 +44,7 @@ STATUS_LIVE = {
     "streaming": ":material/edit_note: Writing…",
 }
 TRACE_COLUMNS = ["rail", "verdict", "category", "rule / score", "latency (ms)", "note"]
-COMPACT_COLUMNS = ["rail", "verdict", "category", "latency (ms)"]  # what fits in a column; the rest is below
+COMPACT_COLUMNS = ["rail", "verdict", "latency (ms)", "category"]  # what fits in a column; the rest is below
 COMPACT_CONFIG = {"latency (ms)": st.column_config.NumberColumn("ms", format="%.1f", width="small"),
                   "verdict": st.column_config.TextColumn(width="small")}  # fmt: skip
 INTERLEAVED_NOTE = (
@@ -193,7 +193,7 @@ def render_summary(turn: Turn) -> None:
     st.markdown("##### :material/balance: What each layer buys, and what it costs")
     table = cost_summary(turn)
     frame = pd.DataFrame({COLUMN_TITLES[k]: v for k, v in table.items()})
-    st.dataframe(frame)
+    st.table(frame)  # a static table: its cells wrap, so no outcome is cut
     st.caption(INTERLEAVED_NOTE)
     with st.expander("Full traces: rules, scores and notes", icon=":material/receipt_long:"):
         st.dataframe(full_trace_frame(turn), hide_index=True)
