@@ -546,8 +546,14 @@ def stream_chat(
     """Start a streamed reply to ``messages`` (validated and fitted to the context window now).
 
     With ``prefix_cache`` the KV cache of earlier turns is reused, so a new turn only
-    prefills the tokens that changed (see core.prefix_cache).
+    prefills the tokens that changed (see core.prefix_cache). A model served by another engine
+    (``loaded.backend``, see core.backend) streams through that engine under the same contract.
     """
+    if loaded.backend is not None:
+        return loaded.backend.stream_chat(
+            loaded, messages, params or GenerationParams(), thinking=thinking, cancel=cancel,
+            logits_processors=logits_processors, prefix_cache=prefix_cache, ignore_eos=ignore_eos,
+        )  # fmt: skip
     return ChatStream(
         loaded, messages, params or GenerationParams(), thinking, cancel, logits_processors, prefix_cache, ignore_eos
     )

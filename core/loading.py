@@ -157,6 +157,12 @@ class LoadedModel:
     fast_decoder: Any = field(default=None, repr=False)  # core.fast_path.StaticDecoder, built on first use
     fast_path_note: str = ""  # why the fast path is (not) used, for the UI and benchmarks
     fast_path_failed: str = ""  # set once the fast path failed on this model: never retried
+    backend: Any = field(default=None, repr=False)  # core.backend.ChatBackend; None = the transformers engine
+
+    @property
+    def engine(self) -> str:
+        """Which engine serves this model: "transformers", or the backend's kind."""
+        return "transformers" if self.backend is None else str(self.backend.kind)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -165,13 +171,15 @@ class LoadedModel:
     @property
     def eos_token_ids(self) -> list[int]:
         """Token ids that end a reply: the generation config's, else the tokenizer's eos."""
-        ids = self.model.generation_config.eos_token_id
+        ids = self.model.generation_config.eos_token_id if self.model is not None else None
         if ids is None:
             ids = self.tokenizer.eos_token_id
         return [ids] if isinstance(ids, int) else [i for i in (ids or []) if i is not None]
 
     def unload(self) -> None:
         """Drop the weights and give the memory back (CUDA cache included)."""
+        if self.backend is not None:
+            self.backend.close()
         self.model = None
         self.fast_decoder = None
         self.prefix_cache.clear()
