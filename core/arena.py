@@ -4,7 +4,10 @@ Contract:
 - :class:`BlindPair` shuffles two pane ids into slots A and B (seeded RNG for
   tests, system randomness otherwise) and maps them back on reveal.
 - :class:`ArenaStore` keeps votes in SQLite (``home_dir()/arena.sqlite3`` by
-  default; WAL mode, one short transaction per vote, safe from many threads).
+  default; WAL mode) or in the PostgreSQL database of ``DATABASE_URL`` (shared
+  by several app replicas), one short transaction per vote, safe from many
+  threads and processes (see ``core.db``). Its schema is versioned like the
+  conversations' (component ``arena`` in ``schema_versions``).
   A vote is two configurations (dicts, e.g. ``PaneConfig.to_dict()``), the
   outcome ``"a" | "b" | "tie" | "both_bad"``, the prompt and both replies.
 - A configuration's identity is its canonical JSON without the ``label``:
@@ -19,25 +22,25 @@ Contract:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import math
 import random
-import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from sqlalchemy import BigInteger, CheckConstraint, Column, Integer, MetaData, String, Table, Text, func, select
 
+from core import db
+from core.db import ExactText
 from core.errors import InvalidParameterError, PlaygroundError
-from core.paths import home_dir
 
 Outcome = Literal["a", "b", "tie", "both_bad"]
 OUTCOMES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
@@ -52,7 +55,7 @@ MAX_REPLY_CHARS = 200_000
 DB_NAME = "arena.sqlite3"
 
 
-class ArenaStoreError(PlaygroundError):
+class ArenaStoreError(db.DatabaseError):
     """The vote database cannot be opened or written."""
 
 
@@ -183,20 +186,25 @@ class Vote:
         return asdict(self)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    config_a TEXT NOT NULL,
-    config_b TEXT NOT NULL,
-    key_a TEXT NOT NULL,
-    key_b TEXT NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('a', 'b', 'tie', 'both_bad')),
-    prompt TEXT NOT NULL,
-    reply_a TEXT NOT NULL,
-    reply_b TEXT NOT NULL
-);
-"""
+_Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
+metadata = MetaData()
+VOTES = Table(
+    "votes",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("created_at", Text, nullable=False),
+    Column("config_a", Text, nullable=False),
+    Column("config_b", Text, nullable=False),
+    Column("key_a", Text, nullable=False),
+    Column("key_b", Text, nullable=False),
+    Column("outcome", String(16), CheckConstraint("outcome IN ('a', 'b', 'tie', 'both_bad')"), nullable=False),
+    Column("prompt", ExactText, nullable=False),
+    Column("reply_a", ExactText, nullable=False),
+    Column("reply_b", ExactText, nullable=False),
+    sqlite_autoincrement=True,
+)
+# Version 1 is the layout the stdlib-sqlite3 store wrote (without a version row); nothing to upgrade.
+SCHEMA = db.Schema("arena", 1, metadata, {}, lambda conn: 1 if db.has_table(conn, "votes") else None)
 
 
 def _text(name: str, value: Any, limit: int) -> str:
@@ -207,29 +215,34 @@ def _text(name: str, value: Any, limit: int) -> str:
     return value
 
 
+def _translate(exc: Exception, where: str) -> ArenaStoreError:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if db.is_busy(exc):
+        return ArenaStoreError(f"The arena database {where} stayed busy ({reason}).", "Try again in a moment.")
+    return ArenaStoreError(
+        f"The arena database {where} cannot be used ({reason}).",
+        "Check the file's permissions; if it is corrupt, move it away and a new one will be created.",
+    )
+
+
 class ArenaStore:
-    """Votes in one SQLite file. Every call opens its own connection, so any thread may call."""
+    """Votes in SQLite (a file) or PostgreSQL (``DATABASE_URL``). Every call is its own transaction; any thread may call."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else home_dir() / DB_NAME
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ArenaStoreError(
-                f"The arena database {self.path} cannot be opened ({exc}).",
-                "Check the file's permissions; if it is corrupt, move it away and a new one will be created.",
-            ) from exc
+    def __init__(self, path: str | Path | None = None, *, url: str | None = None) -> None:
+        """``url`` wins, else SQLite at ``path``, else ``DATABASE_URL``, else ``PLAYGROUND_HOME/arena.sqlite3``."""
+        self.url = db.resolve_url(path, url, default_file=DB_NAME)
+        where = db.describe(self.url)
+        self._db = db.Database(self.url, SCHEMA, lambda exc: _translate(exc, where), ArenaStoreError)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return self._db.path
+
+    @property
+    def location(self) -> str:
+        """Where the votes live, for messages: the file, or the URL with its password masked."""
+        return self._db.location
 
     def record_vote(
         self,
@@ -256,44 +269,34 @@ class ArenaStore:
             raise InvalidParameterError("replies must be a pair: (reply A, reply B).")
         reply_a, reply_b = (_text(f"reply {s}", r, MAX_REPLY_CHARS) for s, r in zip("AB", replies, strict=True))
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        try:
-            with self._connect() as db:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    cursor = db.execute(
-                        "INSERT INTO votes (created_at, config_a, config_b, key_a, key_b, outcome, prompt, reply_a,"
-                        " reply_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (created, json_a, json_b, key_a, key_b, outcome, prompt, reply_a, reply_b),
-                    )
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise ArenaStoreError(f"The vote could not be saved ({exc}).", "Try again in a moment.") from exc
-        return Vote(int(cursor.lastrowid), created, json.loads(json_a), json.loads(json_b), outcome, prompt,
+        with self._db.write() as conn:
+            vote_id = conn.execute(
+                VOTES.insert()
+                .values(created_at=created, config_a=json_a, config_b=json_b, key_a=key_a, key_b=key_b,
+                        outcome=outcome, prompt=prompt, reply_a=reply_a, reply_b=reply_b)
+                .returning(VOTES.c.id)
+            ).scalar_one()  # fmt: skip
+        return Vote(int(vote_id), created, json.loads(json_a), json.loads(json_b), outcome, prompt,
                     reply_a, reply_b)  # fmt: skip
 
     def votes(self) -> list[Vote]:
         """Every vote, oldest first."""
-        try:
-            with self._connect() as db:
-                rows = db.execute(
-                    "SELECT id, created_at, config_a, config_b, outcome, prompt, reply_a, reply_b"
-                    " FROM votes ORDER BY id"
-                ).fetchall()
-        except sqlite3.Error as exc:
-            raise ArenaStoreError(f"The votes could not be read ({exc}).", "Check the arena database file.") from exc
-        return [Vote(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+        v = VOTES.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(v.id, v.created_at, v.config_a, v.config_b, v.outcome, v.prompt, v.reply_a, v.reply_b)
+                .order_by(v.id)
+            ).all()
+        return [Vote(int(r[0]), r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     def __len__(self) -> int:
-        with self._connect() as db:
-            return int(db.execute("SELECT COUNT(*) FROM votes").fetchone()[0])
+        with self._db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(VOTES)).scalar_one())
 
     def delete_all(self) -> int:
         """Remove every vote; return how many there were."""
-        with self._connect() as db:
-            return db.execute("DELETE FROM votes").rowcount
+        with self._db.write() as conn:
+            return int(conn.execute(VOTES.delete()).rowcount)
 
 
 # --- ratings ---------------------------------------------------------------------------------------
@@ -607,16 +610,25 @@ def leaderboard_csv(rows: Iterable[LeaderboardRow | Mapping[str, Any]]) -> str:
 
 
 _store_lock = threading.Lock()
-_stores: dict[Path, ArenaStore] = {}
+_stores: dict[str, ArenaStore] = {}
 
 
 def default_store() -> ArenaStore:
-    """One store per database path for the process (the schema is set up once)."""
-    path = home_dir() / DB_NAME
+    """One store per database (``DATABASE_URL`` or ``PLAYGROUND_HOME``) for the process (schema set up once)."""
+    url = db.resolve_url(default_file=DB_NAME)
     with _store_lock:
-        if path not in _stores:
-            _stores[path] = ArenaStore(path)
-        return _stores[path]
+        if url not in _stores:
+            _stores[url] = ArenaStore(url=url)
+        return _stores[url]
+
+
+def store_at(url: str) -> ArenaStore:
+    """The store of a database URL, shared like :func:`default_store`."""
+    url = db.normalize_url(url)
+    with _store_lock:
+        if url not in _stores:
+            _stores[url] = ArenaStore(url=url)
+        return _stores[url]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -628,10 +640,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", choices=["bt", "elo"], default="bt")
     parser.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds for the intervals")
     parser.add_argument("--csv", action="store_true")
-    parser.add_argument("--db", default=None, help="vote database (default: PLAYGROUND_HOME/arena.sqlite3)")
+    parser.add_argument("--db", default=None,
+                        help="SQLite file or database URL (default: DATABASE_URL, else PLAYGROUND_HOME/arena.sqlite3)")
     args = parser.parse_args(argv)
     try:
-        rows = leaderboard(ArenaStore(args.db).votes(), args.method, rounds=args.rounds)
+        store = ArenaStore(url=args.db) if args.db and "://" in args.db else ArenaStore(args.db)
+        rows = leaderboard(store.votes(), args.method, rounds=args.rounds)
     except PlaygroundError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

@@ -1,26 +1,35 @@
-"""The conversation store: every chat message, saved as it is produced, in SQLite.
+"""The conversation store: every chat message, saved as it is produced, in SQLite or PostgreSQL.
 
 Contract:
-- One file, ``PLAYGROUND_HOME/conversations.sqlite3`` by default. A page reload,
-  a closed tab or a server restart loses nothing: each write is committed
-  before the call returns (a streaming reply is saved with
+- SQLite ``PLAYGROUND_HOME/conversations.sqlite3`` by default; the PostgreSQL
+  database of ``DATABASE_URL`` when that is set, so several app replicas share
+  the conversations (see ``core.db`` and ``docs/STORE.md``). A page reload, a
+  closed tab or a server restart loses nothing: each write is committed before
+  the call returns (a streaming reply is saved with
   :meth:`ConversationStore.update_message` as it grows).
-- Safe for several threads and several processes at once: every call opens its
-  own connection (sqlite3 connections are never shared across threads), the
-  database runs in WAL mode with a busy timeout, and every write is one
-  ``BEGIN IMMEDIATE`` transaction, so concurrent writers queue instead of
-  failing or losing rows.
-- The schema is versioned in a ``meta`` table; a database written by a newer
-  version is refused with :class:`SchemaVersionError` rather than modified.
+- Safe for several threads, processes and replicas at once: every call is one
+  short transaction. SQLite runs in WAL mode with a busy timeout and takes the
+  write lock at ``BEGIN IMMEDIATE``; on PostgreSQL a write locks its
+  conversation's row first, so the writers of one conversation queue and
+  writers of different ones do not wait for each other. Either way concurrent
+  writers never fail or lose rows, and a read sees one consistent snapshot.
+- The schema is versioned (``schema_versions``, component ``conversations``):
+  a version 1 database (the SQLite layout before SQLAlchemy) is upgraded in
+  place; a database written by a newer version is refused with
+  :class:`SchemaVersionError` rather than modified.
 - Every error is a :class:`core.errors.PlaygroundError` subclass with a hint:
   a missing conversation (:class:`ConversationNotFoundError`, also a
   ``KeyError``), a bad argument (:class:`InvalidConversationError`, also a
   ``ValueError``), a malformed import (:class:`ImportFormatError`), an unusable
-  database file (:class:`ConversationStoreError`).
+  database file (:class:`ConversationStoreError`), a database server that
+  cannot be reached (:class:`core.db.DatabaseUnavailableError`, naming the URL
+  with its password masked).
 - Text is stored exactly (emoji, NUL characters, SQL-looking strings); a lone
   surrogate, which cannot be encoded as UTF-8, is replaced by U+FFFD.
 - Search is case-insensitive (Unicode case folding) over titles and message
   text; the query is a literal substring, so ``%`` and ``_`` match themselves.
+  Each title and message keeps its case-folded UTF-8 bytes for this, so the
+  database does the matching on both backends.
 
 Command line: ``python -m core.conversations {list,export,import,delete}``.
 """
@@ -30,22 +39,46 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sqlite3
 import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from core import db
+from core.db import ExactText, SchemaVersionError  # noqa: F401 - SchemaVersionError is part of this API
 from core.errors import PlaygroundError
 from core.params import GenerationParams
-from core.paths import home_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DB_FILE = "conversations.sqlite3"
 EXPORT_FORMAT = "qwen-playground-chat"
 EXPORT_VERSION = 1
 DEFAULT_TITLE = "New chat"
@@ -59,50 +92,114 @@ MAX_IMPORT_BYTES = 5_000_000
 MAX_IMPORT_MESSAGES = 10_000
 MAX_JSON_DEPTH = 32
 MAX_TIMESTAMP = 32_503_680_000.0  # year 3000: later "times" in an import are nonsense
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = db.BUSY_TIMEOUT_S
+_MIN_ID, _MAX_ID = 1, 2**63 - 1  # message ids are positive 64-bit integers
 
 ROLES = ("system", "user", "assistant")
 STATUSES = ("complete", "streaming", "stopped", "error")
 SETTING_TEXT_FIELDS = ("system_prompt", "model", "quant", "device")
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    settings TEXT NOT NULL DEFAULT '{{}}'
-);
-CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations (updated_at DESC);
--- AUTOINCREMENT: a message id is never reused, so a stale id held by a UI
--- (e.g. a reply still streaming) can never overwrite a newer message.
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN {ROLES!r}),
-    content TEXT NOT NULL,
-    reasoning TEXT NOT NULL DEFAULT '',
-    metrics TEXT NOT NULL DEFAULT '{{}}',
-    status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);
-"""
+# --- schema ----------------------------------------------------------------------------------
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
+metadata = MetaData()
+CONVERSATIONS = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("settings", Text, nullable=False, server_default="{}"),
+    Column("folded_title", LargeBinary, nullable=False),  # version 2: search key of the title
+    Index("conversations_by_update", "updated_at"),
+)
+# sqlite_autoincrement: a message id is never reused (PostgreSQL sequences never are), so a stale
+# id held by a UI (e.g. a reply still streaming) can never overwrite a newer message.
+MESSAGES = Table(
+    "messages",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), CheckConstraint(f"role IN {ROLES!r}"), nullable=False),
+    Column("content", ExactText, nullable=False),
+    Column("reasoning", ExactText, nullable=False, server_default=""),
+    Column("metrics", Text, nullable=False, server_default="{}"),
+    Column("status", String(16), CheckConstraint(f"status IN {STATUSES!r}"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("folded_content", LargeBinary, nullable=False),  # version 2: search key of the content
+    Index("messages_by_conversation", "conversation_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+
+class contains_bytes(FunctionElement):  # noqa: N801 - used like a SQL function
+    """SQL: does the bytes column (first argument) contain the bytes (second)? NUL-safe on both backends."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(contains_bytes)
+def _contains_sqlite(element: contains_bytes, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(instr({haystack}, {needle}) > 0)"
+
+
+@compiles(contains_bytes, "postgresql")
+def _contains_postgres(element: contains_bytes, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(position({needle} IN {haystack}) > 0)"
+
+
+def _legacy_version(conn: Connection) -> int | None:
+    """Version 1 (stdlib sqlite3) kept its version in a ``meta`` table."""
+    if db.has_table(conn, "meta"):
+        value = conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").scalar()
+        try:
+            return int(value) if value is not None else 1
+        except (TypeError, ValueError):
+            raise ConversationStoreError(
+                f"The conversation database has an unreadable schema version ({value!r}).",
+                "Move the file aside; the playground then starts a fresh one.",
+            ) from None
+    return 1 if db.has_table(conn, "conversations") else None
+
+
+_BATCH = 500
+
+
+def _upgrade_to_2(conn: Connection) -> None:
+    """Version 1 → 2: case-folded search keys for titles and messages; the version moves to schema_versions."""
+    blob = LargeBinary().compile(dialect=conn.dialect)
+    for table, column in (("conversations", "folded_title"), ("messages", "folded_content")):
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {blob} NOT NULL DEFAULT ''")
+    c, m = CONVERSATIONS.c, MESSAGES.c
+    titles = conn.execute(select(c.id, c.title)).all()
+    if titles:
+        conn.execute(
+            CONVERSATIONS.update().where(c.id == bindparam("key")).values(folded_title=bindparam("folded")),
+            [{"key": row[0], "folded": _fold(row[1])} for row in titles],
+        )
+    last = 0
+    while batch := conn.execute(select(m.id, m.content).where(m.id > last).order_by(m.id).limit(_BATCH)).all():
+        conn.execute(
+            MESSAGES.update().where(m.id == bindparam("key")).values(folded_content=bindparam("folded")),
+            [{"key": row[0], "folded": _fold(row[1])} for row in batch],
+        )
+        last = batch[-1][0]
+    if db.has_table(conn, "meta"):
+        conn.exec_driver_sql("DROP TABLE meta")
+
+
+SCHEMA = db.Schema("conversations", SCHEMA_VERSION, metadata, {2: _upgrade_to_2}, _legacy_version)
 
 
 # --- errors ----------------------------------------------------------------------------------
 
 
-class ConversationStoreError(PlaygroundError):
+class ConversationStoreError(db.DatabaseError):
     """The conversation database cannot be used (unreadable, locked too long, not writable)."""
-
-
-class SchemaVersionError(ConversationStoreError):
-    """The database was written by a newer version of the playground."""
 
 
 class ConversationNotFoundError(ConversationStoreError, KeyError):
@@ -291,144 +388,65 @@ def _loads_dict(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _contains(haystack: Any, needle: Any) -> int:
-    """SQL function: case-insensitive literal substring test (Unicode case folding, NUL-safe)."""
-    if not isinstance(haystack, str) or not isinstance(needle, str):
-        return 0
-    return int(needle in haystack.casefold())
-
-
 # --- the store -------------------------------------------------------------------------------
 
 
-class ConversationStore:
-    """Conversations and their messages in one SQLite file; safe across threads and processes.
+def _fold(text: str) -> bytes:
+    """The search key of a text: Unicode case folding, UTF-8 bytes (NUL-safe, substring-preserving)."""
+    return text.casefold().encode("utf-8")
 
-    The object holds only the path: share one instance freely, or make one per
-    thread; each call opens and closes its own connection.
+
+def _translate(exc: Exception, where: str) -> ConversationStoreError:
+    """A driver error as a ConversationStoreError with a hint (connection failures are handled by core.db)."""
+    if db.is_busy(exc):
+        return ConversationStoreError(
+            f"The conversation database stayed busy for more than {BUSY_TIMEOUT_S:g} s.",
+            "Another process holds it; try again in a moment.",
+        )
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if db.is_corrupt(exc):
+        return ConversationStoreError(
+            f"{where} is not a readable conversation database ({reason}).",
+            "Move the file aside (the playground then starts a fresh one) or set PLAYGROUND_HOME elsewhere.",
+        )
+    return ConversationStoreError(
+        f"The conversation database failed: {reason}.", f"Check that {where} is on a writable disk and reachable."
+    )
+
+
+class ConversationStore:
+    """Conversations and their messages in SQLite or PostgreSQL; safe across threads, processes and replicas.
+
+    The object holds only the database handle: share one instance freely, or
+    make one per thread; each call runs in its own short transaction.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path) if path is not None else home_dir() / "conversations.sqlite3"
-        self._init_schema()
+    def __init__(self, path: Path | str | None = None, *, url: str | None = None) -> None:
+        """``url`` (any SQLAlchemy URL) wins, else SQLite at ``path``, else ``DATABASE_URL``, else the home file."""
+        self.url = db.resolve_url(path, url, default_file=DB_FILE)
+        where = db.describe(self.url)
+        self._db = db.Database(self.url, SCHEMA, lambda exc: _translate(exc, where), ConversationStoreError)
 
-    # connections --------------------------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return self._db.path
 
-    @contextmanager
-    def _connect(self, *, initializing: bool = False) -> Iterator[sqlite3.Connection]:
-        if not initializing and not self.path.exists():
-            # The file was removed while the app ran (e.g. data/ cleaned): start a fresh
-            # one rather than failing every call with "no such table".
-            self._init_schema()
-        conn: sqlite3.Connection | None = None
-        try:
-            # isolation_level=None: no implicit transactions; we BEGIN explicitly.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.create_function("pg_contains", 2, _contains, deterministic=True)
-            yield conn
-        except sqlite3.Error as exc:
-            if conn is not None and conn.in_transaction:
-                try:
-                    conn.rollback()
-                except sqlite3.Error:
-                    pass  # the original error is the one worth reporting
-            raise self._wrap(exc) from exc
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def _wrap(self, exc: sqlite3.Error) -> ConversationStoreError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return ConversationStoreError(
-                f"The conversation database stayed busy for more than {BUSY_TIMEOUT_S:g} s.",
-                "Another process holds it; try again in a moment.",
-            )
-        if "not a database" in text or "malformed" in text:
-            return ConversationStoreError(
-                f"{self.path} is not a readable conversation database ({text}).",
-                "Move the file aside (the playground then starts a fresh one) or set PLAYGROUND_HOME elsewhere.",
-            )
-        return ConversationStoreError(
-            f"The conversation database failed: {text}.", f"Check that {self.path} is on a writable disk."
-        )
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: taken at once (IMMEDIATE) so concurrent writers queue."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: several SELECTs see one consistent snapshot."""
-        with self._connect() as conn:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
-
-    def _init_schema(self) -> None:
-        """Create the folder and the tables if missing; refuse a newer schema. Idempotent."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConversationStoreError(
-                f"Cannot create the folder for conversations ({self.path.parent}): {exc.strerror or exc}.",
-                "Set PLAYGROUND_HOME to a writable folder.",
-            ) from exc
-        with self._connect(initializing=True) as conn:
-            # Persistent for the file; needs no open transaction, hence before BEGIN.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-                if has_meta:
-                    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                    if row is not None:
-                        self._check_version(row[0])
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-
-    def _check_version(self, value: str) -> None:
-        try:
-            version = int(value)
-        except (TypeError, ValueError):
-            raise ConversationStoreError(
-                f"{self.path} has an unreadable schema version ({value!r}).",
-                "Move the file aside; the playground then starts a fresh one.",
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{self.path} was written by a newer version of the playground "
-                f"(schema {version}; this version reads up to {SCHEMA_VERSION}).",
-                "Update the playground, or set PLAYGROUND_HOME to another folder.",
-            )
+    @property
+    def location(self) -> str:
+        """Where the conversations live, for messages: the file, or the URL with its password masked."""
+        return self._db.location
 
     # helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _require(conn: sqlite3.Connection, conversation_id: Any) -> str:
+    def _require(conn: Connection, conversation_id: Any) -> str:
+        """The conversation's title; in a write, its row stays locked until commit (writers of one chat queue)."""
         row = None
         if isinstance(conversation_id, str):
-            row = conn.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            row = conn.execute(
+                select(CONVERSATIONS.c.title).where(CONVERSATIONS.c.id == conversation_id).with_for_update()
+            ).first()
         if row is None:
             raise ConversationNotFoundError(
                 f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
@@ -436,12 +454,24 @@ class ConversationStore:
         return row[0]
 
     @staticmethod
-    def _touch(conn: sqlite3.Connection, conversation_id: str) -> None:
+    def _touch(conn: Connection, conversation_id: str) -> None:
         # Strictly increasing, even for two writes within the clock's resolution.
+        bumped = CONVERSATIONS.c.updated_at + 0.000001
+        now = time.time()
         conn.execute(
-            "UPDATE conversations SET updated_at = MAX(?, updated_at + 0.000001) WHERE id = ?",
-            (time.time(), conversation_id),
+            CONVERSATIONS.update()
+            .where(CONVERSATIONS.c.id == conversation_id)
+            .values(updated_at=case((bumped > now, bumped), else_=literal(now, Double())))
         )
+
+    @staticmethod
+    def _message_row(conn: Connection, message_id: Any, conversation_id: str | None = None) -> Any:
+        if isinstance(message_id, bool) or not isinstance(message_id, int) or not _MIN_ID <= message_id <= _MAX_ID:
+            return None
+        query = select(MESSAGES.c.conversation_id).where(MESSAGES.c.id == message_id)
+        if conversation_id is not None:
+            query = query.where(MESSAGES.c.conversation_id == conversation_id)
+        return conn.execute(query).first()
 
     # API ----------------------------------------------------------------------------------
 
@@ -451,11 +481,11 @@ class ConversationStore:
         settings_json = _dump(normalize_settings(settings), "settings", MAX_SETTINGS_BYTES)
         conversation_id = uuid.uuid4().hex
         now = time.time()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO conversations (id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, title, now, now, settings_json),
-            )
+        with self._db.write() as conn:
+            conn.execute(CONVERSATIONS.insert().values(
+                id=conversation_id, title=title, folded_title=_fold(title), created_at=now, updated_at=now,
+                settings=settings_json,
+            ))  # fmt: skip
         return conversation_id
 
     def list(self, query: str = "", limit: int = 200) -> list[ConversationSummary]:
@@ -464,37 +494,37 @@ class ConversationStore:
             raise InvalidConversationError(f"The search query must be text, got {type(query).__name__}.")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidConversationError(f"limit must be a non-negative integer, got {limit!r}.")
-        needle = query.strip().casefold()
-        params = {"q": needle, "limit": limit}  # sqlite3 ignores the unused name
-        sql = (
-            "SELECT c.id, c.title, c.created_at, c.updated_at,"
-            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)"
-            " FROM conversations c"
-        )
+        c, m = CONVERSATIONS.c, MESSAGES.c
+        count = select(func.count()).where(m.conversation_id == c.id).scalar_subquery()
+        sql = select(c.id, c.title, c.created_at, c.updated_at, count)
+        needle = _fold(_clean_text(query.strip(), "The search query"))
         if needle:
-            sql += (
-                " WHERE pg_contains(c.title, :q) OR EXISTS (SELECT 1 FROM messages m"
-                " WHERE m.conversation_id = c.id AND pg_contains(m.content, :q))"
-            )
-        sql += " ORDER BY c.updated_at DESC, c.rowid DESC LIMIT :limit"
-        with self._read() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [ConversationSummary(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            in_messages = select(MESSAGES.c.id).where(m.conversation_id == c.id, contains_bytes(m.folded_content, needle))
+            sql = sql.where(or_(contains_bytes(c.folded_title, needle), in_messages.exists()))
+        sql = sql.order_by(c.updated_at.desc(), c.created_at.desc(), c.id.desc()).limit(limit)
+        with self._db.read() as conn:
+            rows = conn.execute(sql).all()
+        return [ConversationSummary(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
     def get(self, conversation_id: str) -> Conversation:
-        """The conversation with all its messages, oldest first."""
-        with self._read() as conn:
-            self._require(conn, conversation_id)
-            head = conn.execute(
-                "SELECT id, title, created_at, updated_at, settings FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
+        """The conversation with all its messages, oldest first (header and messages from one snapshot)."""
+        c, m = CONVERSATIONS.c, MESSAGES.c
+        head = None
+        with self._db.read() as conn:
+            if isinstance(conversation_id, str):
+                head = conn.execute(
+                    select(c.id, c.title, c.created_at, c.updated_at, c.settings).where(c.id == conversation_id)
+                ).first()
+            if head is None:
+                raise ConversationNotFoundError(
+                    f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
+                )
             rows = conn.execute(
-                "SELECT id, role, content, reasoning, metrics, status, created_at FROM messages"
-                " WHERE conversation_id = ? ORDER BY id",
-                (conversation_id,),
-            ).fetchall()
-        messages = [StoredMessage(r[0], r[1], r[2], r[3], _loads_dict(r[4]), r[5], r[6]) for r in rows]
+                select(m.id, m.role, m.content, m.reasoning, m.metrics, m.status, m.created_at)
+                .where(m.conversation_id == conversation_id)
+                .order_by(m.id)
+            ).all()
+        messages = [StoredMessage(int(r[0]), r[1], r[2], r[3], _loads_dict(r[4]), r[5], r[6]) for r in rows]
         return Conversation(head[0], head[1], head[2], head[3], _loads_dict(head[4]), messages)
 
     def add_message(
@@ -513,19 +543,23 @@ class ConversationStore:
         reasoning = _clean_text(reasoning, "reasoning")
         metrics_json = _metrics_json(metrics)
         status = _check_status(status)
-        with self._write() as conn:
+        with self._db.write() as conn:
             title = self._require(conn, conversation_id)
-            cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, reasoning, metrics, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, reasoning, metrics_json, status, time.time()),
-            )
+            message_id = conn.execute(
+                MESSAGES.insert()
+                .values(conversation_id=conversation_id, role=role, content=content, folded_content=_fold(content),
+                        reasoning=reasoning, metrics=metrics_json, status=status, created_at=time.time())
+                .returning(MESSAGES.c.id)
+            ).scalar_one()  # fmt: skip
             if role == "user" and title == DEFAULT_TITLE:
+                new_title = title_from_message(content)
                 conn.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ?", (title_from_message(content), conversation_id)
+                    CONVERSATIONS.update()
+                    .where(CONVERSATIONS.c.id == conversation_id)
+                    .values(title=new_title, folded_title=_fold(new_title))
                 )
             self._touch(conn, conversation_id)
-            return int(cursor.lastrowid)
+            return int(message_id)
 
     def update_message(
         self,
@@ -540,67 +574,70 @@ class ConversationStore:
         changes: dict[str, Any] = {}
         if content is not None:
             changes["content"] = _clean_text(content, "content")
+            changes["folded_content"] = _fold(changes["content"])
         if reasoning is not None:
             changes["reasoning"] = _clean_text(reasoning, "reasoning")
         if metrics is not None:
             changes["metrics"] = _metrics_json(metrics)
         if status is not None:
             changes["status"] = _check_status(status)
-        with self._write() as conn:
-            row = None
-            if isinstance(message_id, int) and not isinstance(message_id, bool):
-                row = conn.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+        missing = ConversationNotFoundError(
+            f"Message {message_id!r} does not exist.", "Its conversation may have been deleted or cut."
+        )
+        with self._db.write() as conn:
+            row = self._message_row(conn, message_id)
             if row is None:
-                raise ConversationNotFoundError(
-                    f"Message {message_id!r} does not exist.", "Its conversation may have been deleted or cut."
-                )
+                raise missing
+            self._require(conn, row[0])  # lock the conversation, then check the message is still there
+            if self._message_row(conn, message_id, row[0]) is None:
+                raise missing
             if not changes:
                 return
-            assignments = ", ".join(f"{column} = :{column}" for column in changes)  # column names are ours
-            conn.execute(f"UPDATE messages SET {assignments} WHERE id = :id", {**changes, "id": message_id})
+            conn.execute(MESSAGES.update().where(MESSAGES.c.id == message_id).values(**changes))
             self._touch(conn, row[0])
 
     def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
         """Delete ``message_id`` and every later message of the conversation; returns how many."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             self._require(conn, conversation_id)
-            owned = None
-            if isinstance(message_id, int) and not isinstance(message_id, bool):
-                owned = conn.execute(
-                    "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (message_id, conversation_id)
-                ).fetchone()
-            if owned is None:
+            if self._message_row(conn, message_id, conversation_id) is None:
                 raise ConversationNotFoundError(
                     f"Message {message_id!r} is not part of conversation {conversation_id!r}.",
                     "Reload the conversation; it may have changed in another tab.",
                 )
-            cursor = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, message_id)
-            )
+            deleted = conn.execute(
+                MESSAGES.delete().where(MESSAGES.c.conversation_id == conversation_id, MESSAGES.c.id >= message_id)
+            ).rowcount
             self._touch(conn, conversation_id)
-            return cursor.rowcount
+            return int(deleted)
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Set the title: trimmed to one line, at most 200 characters; empty is refused."""
         title = _clean_title(title)
-        with self._write() as conn:
+        with self._db.write() as conn:
             self._require(conn, conversation_id)
-            conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            conn.execute(
+                CONVERSATIONS.update()
+                .where(CONVERSATIONS.c.id == conversation_id)
+                .values(title=title, folded_title=_fold(title))
+            )
             self._touch(conn, conversation_id)
 
     def delete(self, conversation_id: str) -> None:
         """Delete the conversation and all its messages."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             self._require(conn, conversation_id)
-            conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
-            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            conn.execute(MESSAGES.delete().where(MESSAGES.c.conversation_id == conversation_id))
+            conn.execute(CONVERSATIONS.delete().where(CONVERSATIONS.c.id == conversation_id))
 
     def update_settings(self, conversation_id: str, settings: dict) -> None:
         """Replace the conversation's settings (see :func:`normalize_settings`)."""
         settings_json = _dump(normalize_settings(settings), "settings", MAX_SETTINGS_BYTES)
-        with self._write() as conn:
+        with self._db.write() as conn:
             self._require(conn, conversation_id)
-            conn.execute("UPDATE conversations SET settings = ? WHERE id = ?", (settings_json, conversation_id))
+            conn.execute(
+                CONVERSATIONS.update().where(CONVERSATIONS.c.id == conversation_id).values(settings=settings_json)
+            )
             self._touch(conn, conversation_id)
 
     # export / import ----------------------------------------------------------------------
@@ -641,20 +678,17 @@ class ConversationStore:
         title = _shorten(_one_line(payload["title"]) or "Untitled", MAX_TITLE_CHARS - len(IMPORTED_SUFFIX))
         title += IMPORTED_SUFFIX
         conversation_id = uuid.uuid4().hex
-        now = time.time()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO conversations (id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, title, payload["created_at"], now, payload["settings"]),
-            )
-            conn.executemany(
-                "INSERT INTO messages (conversation_id, role, content, reasoning, metrics, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (conversation_id, m["role"], m["content"], m["reasoning"], m["metrics"], m["status"], m["created_at"])
-                    for m in payload["messages"]
-                ],
-            )
+        with self._db.write() as conn:
+            conn.execute(CONVERSATIONS.insert().values(
+                id=conversation_id, title=title, folded_title=_fold(title), created_at=payload["created_at"],
+                updated_at=time.time(), settings=payload["settings"],
+            ))  # fmt: skip
+            if payload["messages"]:
+                conn.execute(
+                    MESSAGES.insert(),
+                    [{**m, "conversation_id": conversation_id, "folded_content": _fold(m["content"])}
+                     for m in payload["messages"]],
+                )  # fmt: skip
         return conversation_id
 
 
@@ -845,9 +879,17 @@ def render_markdown(export: Mapping[str, Any]) -> str:
 # --- command line ----------------------------------------------------------------------------
 
 
+def _open(db_arg: str | None) -> ConversationStore:
+    """``--db``: a URL when it has a scheme (``postgresql://...``), else a SQLite file."""
+    if db_arg is not None and "://" in db_arg:
+        return ConversationStore(url=db_arg)
+    return ConversationStore(db_arg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.conversations", description="Saved chats.")
-    parser.add_argument("--db", type=Path, default=None, help="database file (default: PLAYGROUND_HOME)")
+    parser.add_argument("--db", default=None,
+                        help="SQLite file or database URL (default: DATABASE_URL, else PLAYGROUND_HOME)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="list conversations, newest first")
     listing.add_argument("query", nargs="?", default="", help="only chats whose title or text contains this")
@@ -860,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     deleting.add_argument("id")
     args = parser.parse_args(argv)
     try:
-        store = ConversationStore(args.db)
+        store = _open(args.db)
         if args.command == "list":
             for s in store.list(args.query):
                 stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))

@@ -1,7 +1,7 @@
 """Shared fixtures.
 
-- Every test runs with ``HF_HUB_OFFLINE=1`` and a private ``PLAYGROUND_HOME``
-  (so no test touches the user's conversations or vector store).
+- Every test runs with ``HF_HUB_OFFLINE=1``, a private ``PLAYGROUND_HOME`` and no
+  ``DATABASE_URL`` (so no test touches the user's conversations, votes or vector store).
 - ``tiny_qwen25_dir`` / ``tiny_qwen3_dir``: tiny random Qwen2 / Qwen3 models with
   a locally trained tokenizer and the real chat templates, saved once per session.
 - ``tiny_qwen25`` / ``tiny_qwen3``: those models loaded through the real loader.
@@ -29,6 +29,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # never the user's shared database
     return home
 
 

@@ -1,4 +1,7 @@
-"""Blind arena: shuffling, the vote store, and the rating maths checked against hand-computed values."""
+"""Blind arena: shuffling, the vote store, and the rating maths checked against hand-computed values.
+
+The store tests that take ``db_url`` run on SQLite and on a real PostgreSQL server (``tests.pg_server``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import io
 import math
 import sqlite3
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -24,6 +28,7 @@ from core.arena import (
 )
 from core.compare import PaneConfig
 from core.errors import InvalidParameterError
+from tests.pg_server import db_backend, db_url, pg_server  # noqa: F401 - fixtures
 
 # A small asymmetric record among three configurations (ties and a both-bad included).
 MIXED = (
@@ -188,10 +193,20 @@ def test_store_round_trip_under_home(_isolated_home):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_store_refuses_bad_votes(tmp_path):
+def test_store_round_trip_keeps_text_exactly(db_url: Callable[[str], str]):
+    """Prompts and replies come back unchanged on both backends, NUL and the escape character included
+    (PostgreSQL text cannot hold NUL, so the store escapes it reversibly)."""
+    store = ArenaStore(url=db_url("votes"))
+    texts = ("NUL\x00inside", "\ue000 private use \ue0000", "emoji 🦜 '); DROP TABLE votes; --")
+    vote = store.record_vote(_config("m1"), _config("m2"), "tie", texts[0], texts[1:])
+    assert store.votes() == [vote]
+    assert (vote.prompt, vote.reply_a, vote.reply_b) == texts
+
+
+def test_store_refuses_bad_votes(db_url: Callable[[str], str]):
     """Unknown outcomes, a configuration against itself (even relabelled), non-JSON configs and a
     malformed reply pair are refused with a message, and nothing is stored."""
-    store = ArenaStore(tmp_path / "votes.sqlite3")
+    store = ArenaStore(url=db_url("votes"))
     a, b = _config("m1"), _config("m2")
     cases = [
         ((a, b, "draw", "p", ("x", "y")), "Unknown outcome"),
@@ -207,17 +222,17 @@ def test_store_refuses_bad_votes(tmp_path):
     assert len(store) == 0
 
 
-def test_concurrent_votes_from_threads(tmp_path):
-    """Eight threads, each with its own store object on the same file, record 10 votes each at once:
+def test_concurrent_votes_from_threads(db_url: Callable[[str], str]):
+    """Eight threads, each with its own store object on the same database, record 10 votes each at once:
     every vote lands exactly once (transactions serialise the writers)."""
-    path = tmp_path / "arena.sqlite3"
-    ArenaStore(path)
+    url = db_url("arena")
+    ArenaStore(url=url)
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
     def voter(n: int) -> None:
         try:
-            store = ArenaStore(path)
+            store = ArenaStore(url=url)
             barrier.wait()
             for i in range(10):
                 store.record_vote(_config(f"m{n}"), _config("base"), "a", f"{n}-{i}", ("x", "y"))
@@ -230,7 +245,7 @@ def test_concurrent_votes_from_threads(tmp_path):
     for t in threads:
         t.join(60)
     assert not errors
-    votes = ArenaStore(path).votes()
+    votes = ArenaStore(url=url).votes()
     assert len(votes) == 80 and len({v.id for v in votes}) == 80
     assert sorted(v.prompt for v in votes) == sorted(f"{n}-{i}" for n in range(8) for i in range(10))
 
@@ -275,16 +290,18 @@ def test_identity_ignores_the_label():
     assert config_key(base) != config_key(_config("m1", quant="nf4", label="one"))
 
 
-def test_cli_prints_the_leaderboard(tmp_path, capsys):
-    """``python -m core.arena --db FILE --csv`` prints the leaderboard of the stored votes."""
+def test_cli_prints_the_leaderboard(tmp_path, db_url: Callable[[str], str], capsys):
+    """``python -m core.arena --db FILE_OR_URL --csv`` prints the leaderboard of the stored votes."""
+    from core import db
     from core.arena import main
 
-    path = tmp_path / "arena.sqlite3"
-    store = ArenaStore(path)
+    url = db_url("arena")
+    path = str(db.sqlite_path(url) or url)
+    store = ArenaStore(url=url)
     for outcome in ("a", "a", "b"):
         store.record_vote(_config("m1", label="first"), _config("m2", label="second"), outcome, "p", ("x", "y"))
-    assert main(["--db", str(path), "--csv", "--rounds", "50"]) == 0
+    assert main(["--db", path, "--csv", "--rounds", "50"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["config"] for r in rows] == ["first", "second"] and rows[0]["wins"] == "2"
-    assert main(["--db", str(tmp_path / "empty.sqlite3")]) == 0
+    assert main(["--db", str(db.sqlite_path(db_url("empty")) or db_url("empty"))]) == 0
     assert "No votes yet." in capsys.readouterr().out

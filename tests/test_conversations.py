@@ -1,6 +1,9 @@
 """The conversation store: persistence, titles, search, export/import, concurrency, schema.
 
-Every database lives under pytest's ``tmp_path`` (never the real ``data/``).
+Every test that takes ``db_url`` (or the ``store`` fixture) runs twice: on SQLite under pytest's
+``tmp_path`` and on a real PostgreSQL server started by ``tests.pg_server`` (a fresh schema per
+test). Tests of SQLite files themselves (WAL, a removed or corrupt file) run on SQLite only.
+Nothing touches the real ``data/``.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 import subprocess
 import sys
 import threading
@@ -15,7 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from core import db
 from core.conversations import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -29,11 +35,13 @@ from core.conversations import (
     ImportFormatError,
     InvalidConversationError,
     SchemaVersionError,
+    MESSAGES,
     StoredMessage,
     main,
 )
 from core.errors import PlaygroundError
 from core.params import GenerationParams
+from tests.pg_server import db_backend, db_url, pg_server  # noqa: F401 - fixtures
 
 SETTINGS = {
     "system_prompt": "You are terse.\nAnswer in | pipes |.",
@@ -56,8 +64,8 @@ TRICKY_TEXTS = [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(tmp_path / "chats.sqlite3")
+def store(db_url: Callable[[str], str]) -> ConversationStore:
+    return ConversationStore(url=db_url("chats"))
 
 
 def _filled(store: ConversationStore) -> str:
@@ -105,11 +113,13 @@ def test_default_path_is_under_playground_home(tmp_path: Path, monkeypatch: pyte
     assert store.path.is_file()
 
 
-def test_database_runs_in_wal_mode(store: ConversationStore) -> None:
+def test_database_runs_in_wal_mode(tmp_path: Path) -> None:
     """WAL lets readers proceed while one writer commits; the mode is persistent in the file."""
+    store = ConversationStore(tmp_path / "chats.sqlite3")
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        version = conn.execute("SELECT version FROM schema_versions WHERE component = 'conversations'").fetchone()
+        assert version == (SCHEMA_VERSION,)
 
 
 def test_update_message_saves_a_streaming_reply(store: ConversationStore) -> None:
@@ -278,8 +288,8 @@ def test_delete_removes_conversation_and_messages(store: ConversationStore) -> N
     with pytest.raises(ConversationNotFoundError) as info:
         store.get(gone)
     assert isinstance(info.value, KeyError) and isinstance(info.value, PlaygroundError)
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (gone,)).fetchone()[0] == 0
+    with db.get_engine(store.url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(MESSAGES).where(MESSAGES.c.conversation_id == gone)).scalar() == 0
     for call in (
         lambda: store.delete(gone),
         lambda: store.add_message(gone, "user", "x"),
@@ -426,13 +436,13 @@ def test_import_of_export_round_trips(store: ConversationStore, as_type: str) ->
     assert store.export_json(new_id) == {**exported, "title": imported.title}
 
 
-def test_import_into_another_store_simulates_moving_machines(tmp_path: Path) -> None:
+def test_import_into_another_store_simulates_moving_machines(tmp_path: Path, db_url: Callable[[str], str]) -> None:
     """An export written to a file imports into a fresh database with the same content."""
-    source = ConversationStore(tmp_path / "a.sqlite3")
+    source = ConversationStore(url=db_url("a"))
     cid = _filled(source)
     file = tmp_path / "chat.json"
     file.write_text(json.dumps(source.export_json(cid)), encoding="utf-8")
-    target = ConversationStore(tmp_path / "b.sqlite3")
+    target = ConversationStore(url=db_url("b"))
     new_id = target.import_json(file.read_bytes())
     assert _comparable(target.get(new_id)) == _comparable(source.get(cid))
 
@@ -571,16 +581,16 @@ def test_export_markdown_is_readable_and_verbatim(store: ConversationStore) -> N
 # --- persistence, concurrency, schema -------------------------------------------------------------------
 
 
-def test_conversations_survive_a_restart(tmp_path: Path) -> None:
-    """Every call commits before returning, so a new store on the same file (a restarted server) sees it all."""
-    path = tmp_path / "chats.sqlite3"
-    first = ConversationStore(path)
+def test_conversations_survive_a_restart(db_url: Callable[[str], str]) -> None:
+    """Every call commits before returning, so a new store on the same database (a restarted server) sees it all."""
+    first = ConversationStore(url=db_url("chats"))
     cid = _filled(first)
     mid = first.add_message(cid, "assistant", "partial", status="streaming")
     first.update_message(mid, content="partial reply that was streaming when the tab closed")
     before = first.get(cid)
     del first
-    after = ConversationStore(path).get(cid)
+    db.dispose(db_url("chats"))  # no pooled connection survives the "restart"
+    after = ConversationStore(url=db_url("chats")).get(cid)
     assert after == before
     assert after.messages[-1].status == "streaming", "an interrupted reply is kept with its status"
 
@@ -626,8 +636,8 @@ _WRITER = """
 import sys, time
 from pathlib import Path
 from core.conversations import ConversationStore
-path, shared, own, tag, count, start_at = sys.argv[1:7]
-store = ConversationStore(Path(path))
+url, shared, own, tag, count, start_at = sys.argv[1:7]
+store = ConversationStore(url=url)
 time.sleep(max(0.0, float(start_at) - time.time()))  # both processes start writing together
 for i in range(int(count)):
     store.add_message(shared, "user", f"{tag}:{i}")
@@ -635,20 +645,21 @@ for i in range(int(count)):
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    """WAL plus the busy timeout make a second process wait for the lock instead of failing or overwriting.
+def test_two_processes_writing_at_once_lose_nothing(db_url: Callable[[str], str]) -> None:
+    """Two processes (two app replicas) write at once: SQLite's WAL plus the busy timeout, or PostgreSQL's
+    row lock on the conversation, make one wait for the other instead of failing or overwriting.
 
     The writers are separate interpreters (subprocess), not multiprocessing children: a spawned child
     re-imports the parent's __main__, which under a full test run can be a Streamlit AppTest script."""
-    path = tmp_path / "chats.sqlite3"
-    store = ConversationStore(path)
+    url = db_url("chats")
+    store = ConversationStore(url=url)
     shared = store.create(title="Shared")
     own = [store.create(title="A"), store.create(title="B")]
     start_at = str(time.time() + 3.0)
     root = str(Path(__file__).resolve().parent.parent)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), shared, own[p], f"p{p}", "60", start_at],
+            [sys.executable, "-c", _WRITER, url, shared, own[p], f"p{p}", "60", start_at],
             cwd=root, env={**os.environ, "PYTHONPATH": root}, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         for p in range(2)
@@ -700,18 +711,21 @@ def test_a_database_removed_while_running_is_recreated(tmp_path: Path) -> None:
     assert store.get(cid).title == "New"
 
 
-def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
-    """A file written by a newer playground is refused with SchemaVersionError and not modified."""
-    path = tmp_path / "chats.sqlite3"
-    ConversationStore(path).create(title="Future")
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+def test_newer_schema_is_refused_untouched(db_url: Callable[[str], str]) -> None:
+    """A database written by a newer playground is refused with SchemaVersionError and not modified."""
+    url = db_url("chats")
+    ConversationStore(url=url).create(title="Future")
+    versions = db.VERSIONS
+    with db.get_engine(url).begin() as conn:
+        conn.execute(versions.update().where(versions.c.component == "conversations").values(version=SCHEMA_VERSION + 1))
     with pytest.raises(SchemaVersionError, match="newer version") as info:
-        ConversationStore(path)
-    assert info.value.hint
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION + 1)
-        assert conn.execute("SELECT title FROM conversations").fetchall() == [("Future",)]
+        ConversationStore(url=url)
+    assert info.value.hint and f"schema {SCHEMA_VERSION + 1}" in info.value.message
+    with db.get_engine(url).connect() as conn:
+        assert conn.execute(select(versions.c.component, versions.c.version)).all() == [
+            ("conversations", SCHEMA_VERSION + 1)
+        ]
+        assert conn.exec_driver_sql("SELECT title FROM conversations").all() == [("Future",)]
 
 
 def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> None:
@@ -735,26 +749,30 @@ def test_an_unwritable_home_gives_a_clear_error(tmp_path: Path) -> None:
 # --- command line ---------------------------------------------------------------------------------------
 
 
-def test_cli_lists_exports_and_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The CLI prints the list, exports JSON/Markdown, imports a file, and exits 2 with a hint on errors."""
-    db = tmp_path / "chats.sqlite3"
-    store = ConversationStore(db)
+def test_cli_lists_exports_and_imports(
+    tmp_path: Path, db_url: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI (``--db`` a file or a URL) prints the list, exports JSON/Markdown, imports a file, and exits 2
+    with a hint on errors."""
+    url = db_url("chats")
+    database = str(db.sqlite_path(url) or url)
+    store = ConversationStore(url=url)
     cid = _filled(store)
-    assert main(["--db", str(db), "list", "2 + 2"]) == 0
+    assert main(["--db", database, "list", "2 + 2"]) == 0
     assert cid in capsys.readouterr().out
-    assert main(["--db", str(db), "export", cid]) == 0
+    assert main(["--db", database, "export", cid]) == 0
     exported = capsys.readouterr().out
     assert json.loads(exported) == store.export_json(cid)
-    assert main(["--db", str(db), "export", cid, "--format", "md"]) == 0
+    assert main(["--db", database, "export", cid, "--format", "md"]) == 0
     assert "## 3. Assistant" in capsys.readouterr().out
     file = tmp_path / "chat.json"
     file.write_text(exported, encoding="utf-8")
-    assert main(["--db", str(db), "import", str(file)]) == 0
+    assert main(["--db", database, "import", str(file)]) == 0
     new_id = capsys.readouterr().out.strip()
     assert store.get(new_id).title.endswith(" (imported)")
     file.write_text("{broken", encoding="utf-8")
-    assert main(["--db", str(db), "import", str(file)]) == 2
+    assert main(["--db", database, "import", str(file)]) == 2
     err = capsys.readouterr().err
     assert "not valid JSON" in err and "hint:" in err
-    assert main(["--db", str(db), "delete", "no-such-id"]) == 2
+    assert main(["--db", database, "delete", "no-such-id"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -8,7 +8,7 @@ Contract:
   prompt is sent, shows the replies as A and B without their configurations
   or figures, offers the four votes (``core.arena.OUTCOME_LABELS``) once both
   replies are in, records the vote in the :func:`core.arena.default_store`
-  (SQLite under ``PLAYGROUND_HOME``) and then reveals the configurations and
+  (SQLite under ``PLAYGROUND_HOME``, or ``DATABASE_URL``) and then reveals the configurations and
   their figures.
 - :func:`render_leaderboard` ranks every configuration voted on (Bradley-Terry
   or Elo, with bootstrap confidence intervals) and offers it as CSV.
@@ -23,7 +23,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.arena import OUTCOME_LABELS, ArenaStore, BlindPair, config_key, default_store, leaderboard, leaderboard_csv
+from core.arena import (
+    OUTCOME_LABELS,
+    ArenaStore,
+    BlindPair,
+    config_key,
+    default_store,
+    leaderboard,
+    leaderboard_csv,
+    store_at,
+)
 from core.compare import PaneConfig, PaneState
 from core.errors import PlaygroundError
 from ui import compare_state as cs
@@ -185,10 +194,10 @@ def render_arena(prompt: str | None, pool: BackgroundLoads, configs: Mapping[str
 
 
 @st.cache_data(max_entries=16, show_spinner="Ranking…")
-def _ranked(path: str, count: int, last_id: int, method: str) -> list[dict[str, Any]]:
+def _ranked(url: str, count: int, last_id: int, method: str) -> list[dict[str, Any]]:
     """The leaderboard rows; cached per (database, votes so far, method), since the bootstrap takes a moment."""
     del count, last_id  # part of the cache key only
-    rows = leaderboard(ArenaStore(path).votes(), method, rounds=BOOTSTRAP_ROUNDS)  # type: ignore[arg-type]
+    rows = leaderboard(store_at(url).votes(), method, rounds=BOOTSTRAP_ROUNDS)  # type: ignore[arg-type]
     return [row.to_dict() for row in rows]
 
 
@@ -209,7 +218,7 @@ def render_leaderboard(store: ArenaStore | None = None) -> None:
     st.session_state.setdefault(cs.ARENA_METHOD, "bt")
     method = st.segmented_control("Rating", list(METHODS), format_func=METHODS.get, key=cs.ARENA_METHOD,
                                   required=True, persist_state="session")  # fmt: skip
-    rows = _ranked(str(store.path), len(votes), votes[-1].id, method or "bt")
+    rows = _ranked(store.url, len(votes), votes[-1].id, method or "bt")
     st.dataframe(
         leaderboard_frame(rows),
         hide_index=True,

@@ -3,18 +3,19 @@
 - :func:`get_pool`: the one :class:`core.pool.ModelPool` (thread-safe, bounded
   by ``PLAYGROUND_MAX_MODELS``, least recently used unloaded first).
 - :func:`get_load_jobs`: background loads feeding that pool (see ``ui.load_jobs``).
-- :func:`get_store`: the conversation store for the current ``PLAYGROUND_HOME``
-  (cached per path, so tests that point the home elsewhere get their own).
+- :func:`get_store`: the conversation store of ``DATABASE_URL``, else of the
+  current ``PLAYGROUND_HOME`` (cached per database, so tests that point the
+  home elsewhere get their own). A malformed URL or a server that is down
+  raises a :class:`core.db.DatabaseError` (shown by the page's guard) and is
+  tried again on the next run.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from core.conversations import ConversationStore
-from core.paths import home_dir
+from core import db
+from core.conversations import DB_FILE, ConversationStore
 from core.pool import ModelPool
 from ui.load_jobs import LoadJobs
 
@@ -30,10 +31,10 @@ def get_load_jobs() -> LoadJobs:
 
 
 @st.cache_resource(show_spinner=False)
-def _store_at(path: str) -> ConversationStore:
-    return ConversationStore(Path(path))
+def _store_at(url: str) -> ConversationStore:
+    return ConversationStore(url=url)
 
 
 def get_store() -> ConversationStore:
-    """The conversation store under the current PLAYGROUND_HOME."""
-    return _store_at(str(home_dir() / "conversations.sqlite3"))
+    """The conversation store of DATABASE_URL, else under the current PLAYGROUND_HOME."""
+    return _store_at(db.resolve_url(default_file=DB_FILE))
