@@ -422,30 +422,6 @@ def _report_transformers_progress(
 # --- loading ---------------------------------------------------------------------------------
 
 
-def runs_in_llama(quant: str, device: str, source: Source, notices: list[str]) -> bool:
-    """Whether llama.cpp serves this load: ``gguf`` asks for it; ``auto`` picks it for a GGUF on the CPU
-    when llama-cpp-python is installed (else transformers fp32, with a notice saying what it would gain)."""
-    from core.llama_engine import INSTALL_HINT, MISSING_NOTICE, available
-
-    if quant == "gguf":
-        if not source.gguf_file:
-            raise QuantizationUnavailableError(
-                "'gguf' runs a GGUF file natively in llama.cpp, and this model is not a GGUF file.",
-                "Pick fp32, bf16, int8 or nf4 for it, or a GGUF model such as qwen2.5-coder-0.5b-offline.",
-            )
-        if not available():
-            raise QuantizationUnavailableError("'gguf' needs llama.cpp (llama-cpp-python), which is not installed.",
-                                               INSTALL_HINT + " Or pick fp32 to run the GGUF through transformers.")  # fmt: skip
-        if device == "cuda":
-            notices.append("This llama.cpp build runs on the CPU only: the GGUF runs on the CPU.")
-        return True
-    if quant == "auto" and source.gguf_file and device == "cpu":
-        if available():
-            return True
-        notices.append(MISSING_NOTICE)
-    return False
-
-
 def _from_pretrained_kwargs(source: Source, quant: str, device: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"trust_remote_code": False, "dtype": compute_dtype(quant, device)}
     if source.gguf_file:
