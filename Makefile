@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WHEELS := $(HOME)/.cache/qwen-playground/wheels
 LLAMA_STAMP := $(VENV)/.llama-$(shell cat requirements-llama.txt 2>/dev/null | sha256sum | cut -c1-16)
 
-.PHONY: run test install llama fetch browser-deps clean-models help
+.PHONY: run test install llama fetch browser-deps postgres-deps clean-models help
 
 help:
 	@echo "make run   - install, fetch the offline model, start the app on http://localhost:$(PORT)"
@@ -45,14 +45,22 @@ browser-deps:
 	fi
 	@/usr/bin/chromium --version
 
+# Debian's PostgreSQL server binaries for the shared-store tests (they start their own server in a temp dir).
+postgres-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@ls -d /usr/lib/postgresql/*/bin | tail -1
+
 run: install fetch
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 # llama.cpp is installed for the tests when its optional requirements file is present.
 LLAMA_FOR_TESTS := $(if $(wildcard requirements-llama.txt),llama,)
 
-test: install $(LLAMA_FOR_TESTS) fetch browser-deps
-	HF_HUB_OFFLINE=1 PLAYGROUND_REQUIRE_OFFLINE_MODEL=1 PLAYGROUND_REQUIRE_BROWSER=1 \
+test: install $(LLAMA_FOR_TESTS) fetch browser-deps postgres-deps
+	HF_HUB_OFFLINE=1 PLAYGROUND_REQUIRE_OFFLINE_MODEL=1 PLAYGROUND_REQUIRE_BROWSER=1 PLAYGROUND_REQUIRE_POSTGRES=1 \
 		$(BIN)/python -m pytest
 
 clean-models:

@@ -292,13 +292,12 @@ def has_table(conn: Connection, name: str) -> bool:
     return bool(conn.dialect.has_table(conn, name))
 
 
-def stored_version(conn: Connection, schema: Schema) -> int:
-    """The version the database holds for ``schema`` (0: none of its tables exist yet)."""
-    if has_table(conn, VERSIONS.name):
-        found = conn.execute(select(VERSIONS.c.version).where(VERSIONS.c.component == schema.component)).scalar()
-        if found is not None:
-            return int(found)
-    return schema.legacy_version(conn) or 0
+def recorded_version(conn: Connection, component: str) -> int | None:
+    """The version in ``schema_versions`` for ``component``; None when there is no such row (or table)."""
+    if not has_table(conn, VERSIONS.name):
+        return None
+    found = conn.execute(select(VERSIONS.c.version).where(VERSIONS.c.component == component)).scalar()
+    return None if found is None else int(found)
 
 
 def _set_version(conn: Connection, component: str, version: int) -> None:
@@ -311,7 +310,8 @@ def apply_schema(conn: Connection, schema: Schema, where: str) -> int:
     """Create, upgrade or accept the schema inside the caller's write transaction; returns the old version."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-    found = stored_version(conn, schema)
+    recorded = recorded_version(conn, schema.component)
+    found = recorded if recorded is not None else schema.legacy_version(conn) or 0
     if found > schema.version:
         raise SchemaVersionError(
             f"{where} was written by a newer version of the playground "
@@ -323,7 +323,7 @@ def apply_schema(conn: Connection, schema: Schema, where: str) -> int:
             schema.upgrades[step](conn)
     _versions_metadata.create_all(conn, checkfirst=True)
     schema.metadata.create_all(conn, checkfirst=True)
-    if found != schema.version:
+    if recorded != schema.version:
         _set_version(conn, schema.component, schema.version)
     return found
 

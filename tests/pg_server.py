@@ -98,12 +98,20 @@ class PostgresServer:
                 shutil.chown(path, RUN_AS)
         self._run(self.bin_dir / "initdb", "-D", self.data, "-U", SUPERUSER, "-E", "UTF8", "--no-locale", "-N",
                   "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}")  # fmt: skip
+        self.resume()
+        self.psql(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'", f"CREATE DATABASE {DATABASE} OWNER {USER}")
+        return self
+
+    def resume(self) -> None:
+        """Start the server on the cluster (again, after :meth:`halt`); returns once it accepts connections."""
         options = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")  # fmt: skip
         self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-o", options, "-l", self.log, "-w",
                   "-t", str(STARTUP_TIMEOUT_S), "start", timeout=STARTUP_TIMEOUT_S + 10)  # fmt: skip
-        self.psql(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'", f"CREATE DATABASE {DATABASE} OWNER {USER}")
-        return self
+
+    def halt(self) -> None:
+        """Shut the server down cleanly (committed data kept; every client connection is closed)."""
+        self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
     def psql(self, *statements: str, database: str = "postgres") -> None:
         """Run statements as the superuser over the unix socket."""
