@@ -55,6 +55,7 @@ MAX_MODEL_CHARS = 1000
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 MAX_PROMPT_CHARS = 50_000
 MAX_LABEL_CHARS = 60
+MAX_COLLECTION_CHARS = 512  # Chroma's limit; rag.store validates the name itself when the pane runs
 EXPORT_FORMAT = "qwen-playground-compare/1"
 
 PaneStatus = Literal["idle", "loading", "streaming", "done", "stopped", "error"]
@@ -62,7 +63,9 @@ EventKind = Literal["chunk", "done", "stopped", "error"]
 LoadProgressByPane = Callable[[str, float, str], None]  # (pane_id, fraction, message)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONFIG_FIELDS = ("model", "quant", "device", "system_prompt", "params", "thinking", "rag", "guardrails", "label")
+_CONFIG_FIELDS = (
+    "model", "quant", "device", "system_prompt", "params", "thinking", "rag", "guardrails", "collection", "label",
+)  # fmt: skip
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -96,7 +99,10 @@ class PaneConfig:
     ``rag`` and ``guardrails`` are carried (and exported, and part of the
     configuration's identity in the arena); they only change the reply when the
     caller of :func:`run_comparison` supplies a ``stream_factory`` that honours
-    them.
+    them (:func:`core.compare_pipeline.make_stream_factory`). ``collection`` is
+    the RAG pane's document collection: required when ``rag`` is on, and
+    cleared when it is off (it changes nothing then), so ``to_dict()`` leaves it
+    out of a configuration without RAG, whose identity stays what it was.
     """
 
     model: str
@@ -107,6 +113,7 @@ class PaneConfig:
     thinking: bool = False
     rag: bool = False
     guardrails: bool = False
+    collection: str = ""
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -127,6 +134,13 @@ class PaneConfig:
         object.__setattr__(self, "params", params)
         for name in ("thinking", "rag", "guardrails"):
             _flag(name, getattr(self, name))
+        collection = _text_field("collection", self.collection, MAX_COLLECTION_CHARS, allow_newlines=False).strip()
+        if self.rag and not collection:
+            raise InvalidParameterError(
+                "RAG is on but no collection is chosen.",
+                "Pick a collection, or create one on the RAG page (its demo corpus takes one click).",
+            )
+        object.__setattr__(self, "collection", collection if self.rag else "")
         label = _text_field("label", self.label, MAX_LABEL_CHARS, allow_newlines=False)
         object.__setattr__(self, "label", label.strip())
 
@@ -151,7 +165,7 @@ class PaneConfig:
             if self.thinking:
                 parts.append("thinking")
         if self.rag:
-            parts.append("RAG")
+            parts.append(f"RAG: {self.collection}")
         if self.guardrails:
             parts.append("guardrails")
         if self.system_prompt and not short:
@@ -168,6 +182,7 @@ class PaneConfig:
             "thinking": self.thinking,
             "rag": self.rag,
             "guardrails": self.guardrails,
+            **({"collection": self.collection} if self.rag else {}),
             "label": self.label,
         }
 
@@ -208,6 +223,8 @@ class PaneState:
     status: PaneStatus = "idle"
     metrics: dict[str, Any] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    # What RAG and guardrails did in the last turn ("rag", "guardrails"; see core.compare_pipeline)
+    details: dict[str, Any] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Forget the conversation (the label stays)."""
@@ -217,6 +234,7 @@ class PaneState:
         self.status = "idle"
         self.metrics = {}
         self.notices = []
+        self.details = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +246,16 @@ class PaneState:
             "status": self.status,
             "metrics": dict(self.metrics),
             "notices": list(self.notices),
+            "details": dict(self.details),
         }
+
+
+@dataclass(frozen=True)
+class Replace:
+    """A stream item that replaces the pane's reply so far (an output rail's refusal); reasoning is dropped."""
+
+    text: str
+    kind: Literal["replace"] = "replace"
 
 
 @dataclass(frozen=True)
@@ -323,7 +350,13 @@ def interleave(streams: Mapping[str, Iterable[T]], cancel: threading.Event | Non
 
 
 class ReplyStream(Protocol):
-    """What a pane streams: chunks while iterating, the full :class:`Reply` afterwards."""
+    """What a pane streams: chunks while iterating, the full :class:`Reply` afterwards.
+
+    Optional attributes, used when present: ``notices`` (list of str, added to the
+    pane's), ``details`` (dict, shown and exported as the pane's ``details``) and
+    ``timings`` (seconds spent outside the model, e.g. ``retrieval_s``, recorded in
+    the metrics and taken out of the generation figures).
+    """
 
     reply: Reply
 
@@ -439,6 +472,7 @@ def _comparison_events(
         state.status = "idle"
         state.metrics = {}
         state.notices = []
+        state.details = {}
         if (config.rag or config.guardrails) and stream_factory is None:
             missing = " and ".join(n for n, on in (("RAG", config.rag), ("guardrails", config.guardrails)) if on)
             state.notices.append(f"{missing} requested, but this comparison runs without it (not wired in here).")
@@ -465,6 +499,10 @@ def _comparison_events(
             state.notices.append(f"{loaded.name} has no thinking mode: thinking is ignored in this pane.")
         stream = factory(config, loaded, build_messages(config, state.history, prompt), cancel)
         streams[pane_id] = stream
+        state.notices.extend(n for n in getattr(stream, "notices", ()) if n not in state.notices)
+        details = getattr(stream, "details", None)
+        if isinstance(details, dict):
+            state.details = details  # the stream's own dict: it fills it in as it runs
         state.status = "streaming"
         iterator = iter(stream)
         try:
@@ -482,6 +520,8 @@ def _comparison_events(
                 chunk: Chunk = event.chunk
                 if chunk.kind == "reasoning":
                     state.reasoning += chunk.text
+                elif chunk.kind == "replace":
+                    state.reply, state.reasoning = chunk.text, ""
                 else:
                     state.reply += chunk.text
             else:
@@ -511,14 +551,21 @@ def _finish_pane(
     state.reply, state.reasoning = reply.text, reply.reasoning
     m = reply.metrics
     busy_s = max(busy_s, 0.0)
+    timings = {k: float(v) for k, v in (getattr(stream, "timings", None) or {}).items() if isinstance(v, int | float)}
+    outside = sum(timings.values())  # retrieval and rails: this pane's own time, but not the model's
     state.metrics.update(m.to_dict())
     state.metrics.update(
         wall_s=m.total_s,  # the engine's clock runs while the other panes take their turns
         busy_s=busy_s,
         total_s=busy_s if busy_s > 0 else m.total_s,
-        decode_tokens_per_s=_own_decode_rate(reply, busy_s),
+        decode_tokens_per_s=_own_decode_rate(reply, max(busy_s - outside, 0.0)),
         wall_decode_tokens_per_s=m.decode_tokens_per_s,
+        **timings,
     )
+    if timings:
+        state.metrics["generation_s"] = max(busy_s - outside, 0.0)
+    if "input_rails_s" in timings or "output_rail_s" in timings:
+        state.metrics["rails_s"] = timings.get("input_rails_s", 0.0) + timings.get("output_rail_s", 0.0)
     if outcome == "error" or m.stop_reason == "error":
         state.status = "error"
         state.error = state.error or m.error or "Generation failed."
@@ -538,6 +585,8 @@ METRIC_COLUMNS: dict[str, tuple[str, str]] = {
     "decode_tokens_per_s": ("Decode speed", "tokens/s"),
     "completion_tokens": ("Completion tokens", "tokens"),
     "total_s": ("Total time (own)", "s"),
+    "retrieval_s": ("Retrieval time", "s"),  # RAG panes: embedding, search and prompt assembly
+    "rails_s": ("Guardrails time", "s"),  # guardrails panes: input rails + output rail
     "wall_s": ("Wall-clock time", "s"),
     "load_seconds": ("Model load time", "s"),
     "load_wait_s": ("Waited for the model", "s"),  # ~0 when another pane or an earlier run loaded it
@@ -568,6 +617,8 @@ def metrics_table(states: Mapping[str, PaneState]) -> list[dict[str, Any]]:
                 "decode_tokens_per_s": _round(m.get("decode_tokens_per_s"), 2),
                 "completion_tokens": m.get("completion_tokens"),
                 "total_s": _round(m.get("total_s")),
+                "retrieval_s": _round(m.get("retrieval_s"), 4),
+                "rails_s": _round(m.get("rails_s"), 4),
                 "wall_s": _round(m.get("wall_s")),
                 "load_seconds": _round(m.get("load_seconds")),
                 "load_wait_s": _round(m.get("load_wait_s")),
@@ -635,6 +686,8 @@ def export_json(prompt: str, panes: Mapping[str, PaneConfig], states: Mapping[st
                 "reasoning": state.reasoning,
                 "metrics": dict(state.metrics),
                 "notices": list(state.notices),
+                "rag": state.details.get("rag"),
+                "guardrails": state.details.get("guardrails"),
             }
         )
     document = {
@@ -689,7 +742,7 @@ def export_markdown(prompt: str, panes: Mapping[str, PaneConfig], states: Mappin
             ("Quantization", f"{config['quant']} (ran as {pane['metrics'].get('quant', '?')})"),
             ("Device", f"{config['device']} (ran on {pane['metrics'].get('device', '?')})"),
             ("Thinking", config["thinking"]),
-            ("RAG", config["rag"]),
+            ("RAG", f"on: collection {config['collection']}" if config["rag"] else False),
             ("Guardrails", config["guardrails"]),
             ("Sampling", ", ".join(f"{k}={v}" for k, v in config["params"].items() if _shown(v))),
             ("Status", pane["status"]),
@@ -715,7 +768,51 @@ def export_markdown(prompt: str, panes: Mapping[str, PaneConfig], states: Mappin
         if pane["reasoning"]:
             lines += ["<details><summary>Reasoning</summary>", "", _fence(pane["reasoning"]), "", "</details>", ""]
         lines += ["**Reply**", "", _fence(pane["reply"]) if pane["reply"] else "_(no reply)_", ""]
+        lines += _rag_lines(pane["rag"]) + _guardrails_lines(pane["guardrails"])
     return "\n".join(lines)
+
+
+def _rag_lines(rag: Mapping[str, Any] | None) -> list[str]:
+    """The RAG section of a pane in the Markdown export: settings, then the sources in the prompt."""
+    if not rag:
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in (rag.get("settings") or {}).items() if _shown(v))
+    lines = ["**Retrieval**", "", f"Collection `{_cell(rag.get('collection'))}`"
+             + (f" ({_cell(settings)})" if settings else "")
+             + f": {rag.get('retrieved', 0)} retrieved, {rag.get('used', 0)} in the prompt"
+             + (f" (budget {rag['budget_tokens']} tokens)" if rag.get("budget_tokens") else "") + ".", ""]  # fmt: skip
+    sources = rag.get("sources") or []
+    if sources:
+        lines += ["| # | Source | Score | Cited |", "|---|---|---|---|"]
+        lines += [f"| {s['number']} | {_cell(s.get('label') or s.get('source'))} | {_cell(s.get('score'))} | "
+                  f"{_cell(bool(s.get('cited')))} |" for s in sources]  # fmt: skip
+        lines.append("")
+        lines += ["<details><summary>Source texts</summary>", ""]
+        for s in sources:
+            lines += [f"**[{s['number']}] {_cell(s.get('label') or s.get('source'))}**", "", _fence(s.get("text", "")), ""]
+        lines += ["</details>", ""]
+    if rag.get("invalid_citations"):
+        lines += [f"Citations matching no source: {', '.join(map(str, rag['invalid_citations']))}.", ""]
+    return lines
+
+
+def _guardrails_lines(guardrails: Mapping[str, Any] | None) -> list[str]:
+    """The guardrails section of a pane in the Markdown export: policy, rails, verdict, then the trace."""
+    if not guardrails:
+        return []
+    verdict = guardrails.get("verdict") or "not decided"
+    if guardrails.get("blocked_at"):
+        verdict += f" ({guardrails['blocked_at']}, category {guardrails.get('category') or '?'})"
+    lines = ["**Guardrails**", "", f"Policy {_cell(guardrails.get('policy') or 'default')}; rails: "
+             f"{_cell(guardrails.get('rails'))}; verdict: {_cell(verdict)}.", ""]  # fmt: skip
+    trace = guardrails.get("trace") or []
+    if trace:
+        lines += ["| Rail | Verdict | Category | Latency (ms) | Note |", "|---|---|---|---|---|"]
+        lines += [f"| {_cell(t.get('rail'))} | {_cell(t.get('verdict'))} | {_cell(t.get('category'))} | "
+                  f"{_cell(round(float(t.get('latency_ms') or 0.0), 3))} | {_cell(t.get('note') or '')} |"
+                  for t in trace]  # fmt: skip
+        lines.append("")
+    return lines
 
 
 def export_json_text(prompt: str, panes: Mapping[str, PaneConfig], states: Mapping[str, PaneState]) -> str:

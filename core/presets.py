@@ -299,6 +299,69 @@ def sampling_greedy_vs_creative(
     return Preset(panes, note + _thinking_off_note(model) + _availability_notes(model))
 
 
+def _grounded_params(model: str, max_new_tokens: int | None) -> GenerationParams:
+    """Greedy and without repetition penalty: it would penalise the very words and [n] markers a grounded answer
+    copies from its sources (the RAG page decodes the same way)."""
+    return _base_params(model, max_new_tokens=max_new_tokens).with_(temperature=0.0, repetition_penalty=1.0, seed=None)
+
+
+def rag_off_on(
+    model: str = DEFAULT_ALIAS,
+    device: str = "auto",
+    *,
+    collection: str | None = None,
+    quant: str = "auto",
+    system_prompt: str = "",
+    max_new_tokens: int | None = None,
+) -> Preset:
+    """The same model without and with retrieval from ``collection`` (one loaded model, shared)."""
+    if not collection or not collection.strip():
+        raise PresetUnavailableError(
+            "RAG off vs on needs a document collection, and there is none yet.",
+            "Open the RAG page and press Load the demo (or add your own files), then try again.",
+        )
+    params = _grounded_params(model, max_new_tokens)
+    common = {"model": model, "quant": quant, "device": device, "system_prompt": system_prompt, "params": params}
+    panes = [
+        PaneConfig(**common, label="RAG off"),
+        PaneConfig(**common, rag=True, collection=collection, label="RAG on"),
+    ]
+    note = (
+        _device_note(device)
+        + f"Same model, loaded once and shared; pane 2 answers from collection `{collection.strip()}` with the RAG "
+        "page's retrieval settings (the sources and their scores show under its reply, retrieval time apart "
+        "from generation). Both panes decode greedily without repetition penalty, which would penalise the "
+        "words and [n] citations a grounded answer copies from its sources; retrieval is the only difference."
+    )
+    return Preset(panes, note + _thinking_off_note(model) + _availability_notes(model))
+
+
+def guardrails_off_on(
+    model: str = DEFAULT_ALIAS,
+    device: str = "auto",
+    *,
+    quant: str = "auto",
+    system_prompt: str = "",
+    max_new_tokens: int | None = None,
+) -> Preset:
+    """The same model raw and with guardrails (input rails, safety prompt, output rail, PII redaction)."""
+    params = _base_params(model, max_new_tokens=max_new_tokens)
+    common = {"model": model, "quant": quant, "device": device, "system_prompt": system_prompt, "params": params}
+    panes = [
+        PaneConfig(**common, label="guardrails off"),
+        PaneConfig(**common, guardrails=True, label="guardrails on"),
+    ]
+    note = (
+        _device_note(device)
+        + "Same model and sampling, loaded once and shared; pane 2 runs the Guardrails page's policy and rails: "
+        "the input rails check the prompt before generation (a block replaces the reply with the policy's "
+        "refusal), the safety prompt goes before the system prompt, and the output rail checks the reply as it "
+        "streams. Its trace and the rails' time show under its reply. Try a harmful prompt and a tricky benign "
+        "one (e.g. how to kill a zombie process)."
+    )
+    return Preset(panes, note + _thinking_off_note(model) + _availability_notes(model))
+
+
 @dataclass(frozen=True)
 class PresetInfo:
     name: str
@@ -315,6 +378,9 @@ PRESETS: dict[str, PresetInfo] = {
         PresetInfo("size", "Model size", "a small and a larger model of the same line", model_size),
         PresetInfo("system_prompt", "System prompt A vs B", "the same model, two system prompts", system_prompt_ab),
         PresetInfo("sampling", "Greedy vs creative", "temperature 0 vs temperature 1.0", sampling_greedy_vs_creative),
+        PresetInfo("rag", "RAG off vs on", "the same model without and with retrieval from a collection", rag_off_on),
+        PresetInfo("guardrails", "Guardrails off vs on", "the same model raw and with the guardrails",
+                   guardrails_off_on),
     )
 }
 

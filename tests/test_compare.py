@@ -368,7 +368,8 @@ def test_rag_or_guardrails_without_a_factory_is_said_in_the_pane(tiny_qwen25_dir
     pool, _ = _counting_pool(monkeypatch)
     model = str(tiny_qwen25_dir)
     panes = {
-        "rag": PaneConfig(model=model, quant="fp32", device="cpu", params=SHORT, rag=True, guardrails=True),
+        "rag": PaneConfig(model=model, quant="fp32", device="cpu", params=SHORT, rag=True, guardrails=True,
+                          collection="notes"),
         "plain": PaneConfig(model=model, quant="fp32", device="cpu", params=SHORT),
     }
     states: dict[str, PaneState] = {}
@@ -576,10 +577,29 @@ def test_system_prompt_and_sampling_presets(cpu_only):
     assert greedy.key == creative.key and greedy.params.greedy and not creative.params.greedy
     assert greedy.thinking is False and creative.thinking is False  # Qwen3 warns against greedy thinking
     for name in presets.PRESETS:
-        panes = presets.build_preset(name, device="cpu").panes
+        options = {"collection": "notes"} if name == "rag" else {}
+        panes = presets.build_preset(name, device="cpu", **options).panes
         assert 2 <= len(panes) <= 4
     with pytest.raises(presets.PresetUnavailableError, match="Unknown preset"):
         presets.build_preset("nope")
+
+
+def test_rag_and_guardrails_presets_differ_only_in_their_switch(cpu_only):
+    """RAG off vs on: one shared model, the same greedy sampling without repetition penalty (it would penalise
+    the words a grounded answer copies), and only pane 2 retrieves, from the collection given; without a
+    collection the preset is refused with a hint naming the RAG page's demo. Guardrails off vs on: the same
+    configuration but for the switch."""
+    off, on = presets.rag_off_on("qwen2.5-0.5b-instruct", "cpu", collection="rag-demo", max_new_tokens=64).panes
+    assert off.key == on.key and off.params == on.params and on.params.greedy
+    assert on.params.repetition_penalty == 1.0 and on.params.max_new_tokens == 64
+    assert (off.rag, on.rag, on.collection) == (False, True, "rag-demo") and off.with_(rag=True, collection="rag-demo",
+                                                                                       label=on.label) == on
+    with pytest.raises(presets.PresetUnavailableError, match="needs a document collection") as info:
+        presets.build_preset("rag", "qwen2.5-0.5b-instruct")
+    assert "Load the demo" in info.value.hint
+    raw, guarded = presets.guardrails_off_on("qwen3-0.6b", "cpu", system_prompt="Be kind.").panes
+    assert raw.with_(guardrails=True, label=guarded.label) == guarded and not raw.guardrails
+    assert raw.system_prompt == "Be kind." and raw.thinking is False
 
 
 def test_quantization_preset_runs_on_the_cpu(tiny_qwen25_dir, cpu_only, monkeypatch):

@@ -8,8 +8,7 @@ for the session (``persist_state="session"``). It returns the pane's
 header too). :func:`current_config` gives the same result without drawing
 anything (the arena, where settings stay hidden). The thinking switch is
 shown for Qwen3 models and for models not loaded yet (their template is
-unknown); RAG and guardrails switches are disabled until
-:func:`ui.compare_run.stream_factory` provides them.
+unknown); the RAG and guardrails switches are :func:`ui.compare_switches.render_switches`.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from core.pool import ModelPool
 from core.registry import DEVICES, REGISTRY
 from ui import compare_state as cs
 from ui import presets
-from ui.compare_run import stream_factory
 from ui.compare_state import wkey
+from ui.compare_switches import render_switches
 from ui.model_sidebar import option_label
 from ui.state import CUSTOM_OPTION
 
@@ -113,13 +112,7 @@ def _prompt_widgets(pane: str, pool: ModelPool) -> None:
             help="Qwen3 reasons first (shown folded above the answer)."
             + ("" if support else " This model is not loaded yet: ignored if it has no thinking mode."),
         )  # fmt: skip
-    wired = stream_factory() is not None
-    left, right = st.columns(2)
-    note = "" if wired else " Not wired into Compare yet."
-    left.toggle("RAG", key=wkey(pane, "rag"), disabled=not wired, persist_state=KEEP,
-                help="Answer from the document store." + note)  # fmt: skip
-    right.toggle("Guardrails", key=wkey(pane, "guardrails"), disabled=not wired, persist_state=KEEP,
-                 help="Check the prompt and the reply." + note)  # fmt: skip
+    render_switches(pane)
 
 
 def _sampling_widgets(pane: str) -> None:

@@ -3,7 +3,8 @@
 Contract: :func:`render_presets` draws a button per :data:`core.presets.PRESETS`.
 A click builds the preset for pane 1's model and device (and, where the preset
 keeps them equal across panes, its quantization, system prompt and max new
-tokens), caps each pane's max new tokens at half its model's window, writes
+tokens; for RAG off vs on, pane 1's collection, else the demo collection, else
+the first one), caps each pane's max new tokens at half its model's window, writes
 the configurations into the first panes' settings, sets the pane count, and
 shows the preset's note. A preset that cannot be built
 (:class:`core.presets.PresetUnavailableError`, or pane 1's settings invalid)
@@ -21,7 +22,10 @@ from core.pool import ModelPool
 from core.presets import PRESETS, build_preset
 from ui import compare_state as cs
 from ui.compare_pane import current_config
+from ui.compare_switches import default_collection
 from ui.errors import show_error
+
+PER_ROW = 4  # preset buttons per row
 
 
 def preset_options(name: str, base: Any) -> dict[str, Any]:
@@ -47,7 +51,10 @@ def apply_preset(name: str, pool: ModelPool) -> None:
     try:
         if isinstance(base, PlaygroundError):
             raise PlaygroundError(f"Pane 1's settings are invalid: {base.message}", base.hint)
-        preset = build_preset(name, base.model, base.device, **preset_options(name, base))
+        options = preset_options(name, base)
+        if name == "rag":  # the store is only read for this preset (its error is shown like a preset's)
+            options["collection"] = default_collection(st.session_state.get(cs.wkey(cs.PANE_IDS[0], "collection")))
+        preset = build_preset(name, base.model, base.device, **options)
     except PlaygroundError as exc:
         st.session_state[cs.PRESET_ERROR] = exc
         return
@@ -63,8 +70,9 @@ def apply_preset(name: str, pool: ModelPool) -> None:
 def render_presets(pool: ModelPool) -> None:
     with st.expander("One-click presets", icon=":material/bolt:"):
         st.caption("Each preset is built for pane 1's model and device and fills the panes' settings.")
-        columns = st.columns(len(PRESETS))
-        for column, (name, info) in zip(columns, PRESETS.items(), strict=True):
+        items = list(PRESETS.items())
+        columns = [c for _ in range(0, len(items), PER_ROW) for c in st.columns(PER_ROW)][: len(items)]
+        for column, (name, info) in zip(columns, items, strict=True):
             column.button(info.title, key=f"cmp.preset.{name}", help=info.help, on_click=apply_preset,
                           args=(name, pool), width="stretch")  # fmt: skip
         error = st.session_state.get(cs.PRESET_ERROR)

@@ -16,8 +16,10 @@ Contract:
   comparison's cancel/finished events in the session, so the next script run
   (which Streamlit may start in a new thread before the old one has stopped)
   stops it and waits until its panes are final before drawing them.
-- :func:`stream_factory` is where RAG and guardrails plug in (a
-  :data:`core.compare.StreamFactory`); None until they are wired into Compare.
+- :func:`stream_factory` is where RAG and guardrails plug in: the
+  :data:`core.compare.StreamFactory` of :mod:`core.compare_pipeline`, fed with
+  the session's settings by :mod:`ui.compare_switches` (each pane's setup is
+  built when that pane runs, so a failing one fails in its pane only).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from core.compare import PaneConfig, PaneState, StreamFactory, run_comparison
+from core.compare_pipeline import make_stream_factory
 from core.loading import LoadedModel, LoadProgress
 from core.pool import ModelPool
 from ui.compare_view import PaneView
@@ -36,9 +39,11 @@ POLL_S = 0.1
 SETTLE_S = 60.0
 
 
-def stream_factory() -> StreamFactory | None:
-    """The stream factory honouring a pane's RAG and guardrails flags; None: they are not wired in yet."""
-    return None
+def stream_factory() -> StreamFactory:
+    """The stream factory honouring each pane's RAG and guardrails switches (plain panes: the engine's stream)."""
+    from ui.compare_switches import guard_setup, rag_setup  # imports the RAG and guardrails UI modules
+
+    return make_stream_factory(rag_setup, guard_setup)
 
 
 class BackgroundLoads:

@@ -53,7 +53,7 @@ ACTIVE = "cmp.active"  # ui.compare_run.ActiveRun of the comparison started last
 SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens", "seed")
 SETTINGS: tuple[str, ...] = (
     "label", "pick", "custom", "quant", "device", "sys_preset", "sys_language", "system", "thinking",
-    *SAMPLING, "rag", "guardrails",
+    *SAMPLING, "rag", "guardrails", "collection",
 )  # fmt: skip
 RECOMMENDED = "recommended"  # not a widget: the sampling values last recommended for the pane
 
@@ -107,6 +107,7 @@ def values_for(config: PaneConfig) -> dict[str, Any]:
         **sampling_values(config.params),
         "rag": config.rag,
         "guardrails": config.guardrails,
+        "collection": config.collection,
     }
 
 
@@ -139,6 +140,7 @@ def config_from_values(values: dict[str, Any], thinking_shown: bool = True) -> P
         thinking=bool(values.get("thinking")) and thinking_shown,
         rag=bool(values.get("rag")),
         guardrails=bool(values.get("guardrails")),
+        collection=str(values.get("collection") or ""),
         label=str(values.get("label") or ""),
     )
 
@@ -211,6 +213,7 @@ def default_values(pool: ModelPool) -> dict[str, Any]:
         **recommended_sampling(pool, choice.name, thinking),
         "rag": False,
         "guardrails": False,
+        "collection": "",
     }
 
 

@@ -5,8 +5,10 @@ Contract:
   earlier turns folded, status (or load progress, or the error), reasoning
   (folded), the reply as Markdown (never ``unsafe_allow_html``: HTML in model
   output shows as text), and unless ``hidden`` (blind arena before the vote)
-  its figures and notices. While streaming it redraws at most every
-  ``interval_s`` (the websocket stays light); a final draw is immediate.
+  its figures and notices, and what RAG and guardrails did (:func:`details_caption`:
+  one line each; the sources with their scores and the rails' trace folded).
+  While streaming it redraws at most every ``interval_s`` (the websocket stays
+  light); a final draw is immediate.
 - :func:`pane_figures` is the pane's figures as short text lines;
   :func:`figures_frame` / :func:`render_figures` draw them across panes (an
   Altair bar chart per figure, then a table); :func:`export_files` is what the
@@ -16,6 +18,7 @@ Contract:
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +31,8 @@ from core.compare import METRIC_COLUMNS, PaneConfig, PaneState, export_json_text
 
 REDRAW_S = 0.1
 NAME_CHARS = 44  # pane names in the chart legend and the table
-CHART_COLUMNS = ("ttft_s", "decode_tokens_per_s", "completion_tokens", "total_s", "load_seconds", "memory_mb")
+CHART_COLUMNS = ("ttft_s", "decode_tokens_per_s", "completion_tokens", "total_s", "retrieval_s", "rails_s",
+                 "load_seconds", "memory_mb")  # fmt: skip
 STATUS_TEXT = {
     "idle": ":material/hourglass_empty: Waiting for a prompt.",
     "loading": ":material/downloading: Loading the model…",
@@ -80,7 +84,99 @@ def pane_figures(state: PaneState) -> list[str]:
         model.append("full context")
     if m.get("quant") and m.get("device"):
         model.append(f"ran as {m['quant']} on {str(m['device']).upper()}")
-    return [" · ".join(line) for line in (speed, model) if line]
+    outside: list[str] = []  # RAG and guardrails: the pane's own time, not the model's
+    if (retrieval := _number(m.get("retrieval_s"))) is not None:
+        outside.append(f"retrieval {retrieval:.3f} s")
+    if (rails := _number(m.get("rails_s"))) is not None:
+        outside.append(f"guardrails {rails * 1000:,.1f} ms")
+    if outside and (generation := _number(m.get("generation_s"))) is not None:
+        outside.append(f"generation {generation:.2f} s")
+    return [" · ".join(line) for line in (speed, model, outside) if line]
+
+
+def _md(text: Any) -> str:
+    """``text`` shown as typed by st.markdown (Markdown punctuation escaped, one line)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", " ".join(str(text).split()))
+
+
+def rag_caption(rag: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """One line: what was retrieved from which collection, and what the reply cites."""
+    line = f":material/library_books: RAG: {rag.get('retrieved', 0)} retrieved from `{_md(rag.get('collection'))}`"
+    line += f", {rag.get('used', 0)} in the prompt"
+    if (seconds := _number(metrics.get("retrieval_s"))) is not None:
+        line += f" ({seconds:.3f} s)"
+    if not rag.get("generated"):
+        return line + "; the model was not asked."
+    cited = rag.get("citations") or []
+    line += "; cites " + ", ".join(f"[{n}]" for n in cited) if cited else "; cites no source"
+    if rag.get("invalid_citations"):
+        line += " (and " + ", ".join(f"[{n}]" for n in rag["invalid_citations"]) + ", matching no source)"
+    return line
+
+
+def guardrails_caption(guard: Mapping[str, Any]) -> str:
+    """One line: the verdict, where and by which rail it blocked, what was flagged or redacted."""
+    line = ":material/shield: Guardrails: "
+    category = _md(guard.get("category") or "unknown category")
+    if guard.get("blocked_at") == "input":
+        line += f"blocked before generation by {_md(guard.get('rail') or 'the input rails')} ({category})"
+    elif guard.get("blocked_at") == "output":
+        line += f"reply cut off by the output rail ({category})"
+    elif guard.get("verdict") is None:
+        line += "checking…"
+    else:
+        line += "passed" if guard.get("verdict") == "allow" else "passed with a warning"
+    if guard.get("warnings"):
+        line += "; flagged: " + ", ".join(_md(w) for w in guard["warnings"])
+    if guard.get("redactions"):
+        line += "; PII redacted: " + ", ".join(f"{n} {_md(k)}" for k, n in guard["redactions"].items())
+    return line + f" · {_md(guard.get('rails', ''))}"
+
+
+def sources_markdown(rag: Mapping[str, Any]) -> str:
+    """The sources in the prompt, numbered as the reply cites them, with scores and excerpts."""
+    lines = []
+    for source in rag.get("sources") or []:
+        score = _number(source.get("score"))
+        head = f"**[{source['number']}]** {_md(source.get('label') or source.get('source'))}"
+        head += f" · score {score:.3f}" if score is not None else ""
+        head += " · **cited**" if source.get("cited") else ""
+        lines.append(f"{head}  \n{_md(str(source.get('text', ''))[:300])}")
+    return "\n\n".join(lines) or "No source fitted in the prompt."
+
+
+def trace_markdown(guard: Mapping[str, Any]) -> str:
+    """The rails' trace as a table: rail, verdict, category, latency, note."""
+    rows = ["| Rail | Verdict | Category | Latency | Note |", "|---|---|---|---|---|"]
+    for entry in guard.get("trace") or []:
+        latency = _number(entry.get("latency_ms"))
+        rows.append("| " + " | ".join([
+            _md(entry.get("rail")), _md(entry.get("verdict")), _md(entry.get("category") or "–"),
+            f"{latency:,.2f} ms" if latency is not None else "–", _md(entry.get("note") or ""),
+        ]) + " |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def render_details(state: PaneState) -> None:
+    """What RAG and guardrails did in this pane: a line each, the sources and the trace folded."""
+    rag, guard = state.details.get("rag"), state.details.get("guardrails")
+    if guard:
+        st.caption(guardrails_caption(guard))
+        if guard.get("trace"):
+            with st.expander(f"Guardrails trace ({len(guard['trace'])})", icon=":material/shield:"):
+                st.markdown(trace_markdown(guard))
+    if rag:
+        st.caption(rag_caption(rag, state.metrics))
+        if rag.get("sources"):
+            with st.expander(f"Sources ({len(rag['sources'])})", icon=":material/library_books:"):
+                st.markdown(sources_markdown(rag))
+
+
+def _details_key(state: PaneState) -> tuple:
+    """What the details line depends on: redrawn while streaming only when this changes (expanders stay put)."""
+    rag, guard = state.details.get("rag") or {}, state.details.get("guardrails") or {}
+    return (rag.get("retrieved"), tuple(rag.get("citations") or ()), guard.get("verdict"), guard.get("blocked_at"),
+            len(guard.get("trace") or ()), tuple(guard.get("warnings") or ()), state.status)  # fmt: skip
 
 
 def earlier_turns(state: PaneState, prompt: str) -> list[dict[str, str]]:
@@ -115,8 +211,11 @@ class PaneView:
         self.ended: str | None = None  # "done" / "stopped" once the pane's stream ended, while others still run
         self._drawn_at = -math.inf
         self._earlier: list[dict[str, str]] | None = None
+        self._details_drawn: tuple | None = None
         with container:
-            self.earlier, self.status, self.reasoning, self.reply, self.figures = (st.empty() for _ in range(5))
+            self.earlier, self.status, self.reasoning, self.reply, self.details, self.figures = (
+                st.empty() for _ in range(6)
+            )
 
     def loading(self, fraction: float, message: str) -> None:
         if time.monotonic() - self._drawn_at >= self.interval_s or fraction >= 1.0:
@@ -158,6 +257,13 @@ class PaneView:
             self.reply.caption("(empty reply)")
         else:
             self.reply.empty()
+        if state.details and not self.hidden and (not live or self._details_drawn != _details_key(state)):
+            self._details_drawn = _details_key(state)
+            with self.details.container():
+                render_details(state)
+        elif not state.details or self.hidden:
+            self.details.empty()
+            self._details_drawn = None
         lines = [] if self.hidden else pane_figures(state) + [f":material/info: {n}" for n in state.notices]
         if lines:
             self.figures.caption("  \n".join(lines))
