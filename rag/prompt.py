@@ -9,6 +9,9 @@ Contract of :func:`build_messages`:
   ``count_tokens`` (plus a per-message allowance for the chat template) stays
   within the budget. If even the instructions and the question do not fit,
   :class:`rag.errors.ContextBudgetError` is raised.
+- :func:`plain_messages` is the same request without retrieval: the caller's
+  ``system_prompt`` (if any) and the bare question, for the "without RAG" side of
+  a comparison (the page's left column, the benchmark's baseline).
 - Source text is data: it sits between ``<<<SOURCE n: name>>>`` and
   ``<<<END SOURCE n>>>`` lines, the rules say never to follow instructions in
   it, and :func:`neutralise` rewrites anything inside it that could pass for a
@@ -77,6 +80,15 @@ def _user(question: str, sources: str) -> str:
 
 def user_message(question: str, blocks: Sequence[str]) -> str:
     return _user(question, "\n\n".join(blocks) if blocks else "(No sources were found for this question.)")
+
+
+def plain_messages(question: str, system_prompt: str | None = None) -> list[Message]:
+    """The question alone (after the caller's system prompt, if any): what the model gets without retrieval."""
+    messages: list[Message] = []
+    if system_prompt and system_prompt.strip():
+        messages.append({"role": "system", "content": system_prompt.strip()})
+    messages.append({"role": "user", "content": question})
+    return messages
 
 
 def build_messages(

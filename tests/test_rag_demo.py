@@ -45,6 +45,29 @@ def test_keywords_found_counts_entries_with_alternatives() -> None:
     assert keywords_found("It was in the US.", ["United States|US", "United Kingdom|UK"]) == (1, 2)
 
 
+def test_keywords_match_whole_terms_not_pieces_of_words() -> None:
+    """Substrings are not answers: "US" is not in "focus", "MIT" not in "submitted", "17" not in
+    "2017" or "17.5", "Pro" not in "professional"; a plural "s" and a digit after a name still count."""
+    assert keywords_found("Both focus on safety.", ["United States|US"]) == (0, 1)
+    assert keywords_found("It was submitted in 2017.", ["MIT", "17"]) == (0, 2)
+    assert keywords_found("It fell 17.5% to professional users.", ["17", "Pro"]) == (0, 2)
+    assert keywords_found("It fell about 17% for ChatGPT Pro users.", ["17", "Pro"]) == (2, 2)
+    assert keywords_found("An image classifier for images.", ["images", "image"]) == (2, 2)
+    assert keywords_found("Distilled into Qwen2.5 and Llama-3 models.", ["Qwen", "Llama"]) == (2, 2)
+
+
+def test_keywords_ignore_case_diacritics_dashes_and_thousands_separators() -> None:
+    """Formatting is not content: "10,000,000" equals "10000000", a non-breaking hyphen equals "-",
+    "Gödel" equals "Godel"; but a different number stays different, and "10²⁵" is not "1025"."""
+    assert keywords_found("A window of 10000000 tokens.", ["10,000,000"]) == (1, 1)
+    assert keywords_found("A 1,000,000-token window.", ["1000000"]) == (1, 1)
+    assert keywords_found("NON\u2011THINKING mode", ["non-thinking"]) == (1, 1)
+    assert keywords_found("Kurt Gödel", ["godel"]) == (1, 1)
+    assert keywords_found("A window of 100,000 tokens.", ["1,000,000"]) == (0, 1)
+    assert keywords_found("1025 FLOP", ["10²⁵"]) == (0, 1) and keywords_found("10²⁵ FLOP", ["10²⁵"]) == (1, 1)
+    assert keywords_found("On 12 August 2025.", ["2 August 2025"]) == (0, 1)
+
+
 def test_recall_at_5_with_the_offline_minilm(tmp_path: Path) -> None:
     """The quality target: with the default embeddings and chunking, the file holding the answer is
     among the top 5 hits for at least 95% of the demo questions."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import ContextBudgetError
-from rag.prompt import CLOSE, GROUNDING_RULES, OPEN, TEMPLATE_OVERHEAD_TOKENS, build_messages, neutralise
+from rag.prompt import (
+    CLOSE,
+    GROUNDING_RULES,
+    OPEN,
+    TEMPLATE_OVERHEAD_TOKENS,
+    build_messages,
+    neutralise,
+    plain_messages,
+)
 from rag.retrieval import Hit
 
 
@@ -102,3 +110,12 @@ def test_source_names_are_neutralised_too() -> None:
 def test_neutralise_keeps_ordinary_text() -> None:
     assert neutralise("a < b and c > d, x << y, <b>html</b>") == "a < b and c > d, x << y, <b>html</b>"
     assert neutralise("<<<") == "\u2039\u2039\u2039"
+
+
+def test_plain_messages_are_the_question_alone() -> None:
+    """The without-RAG request carries no sources and no grounding rules: only the caller's system
+    prompt (when given) and the question, so a comparison isolates what retrieval adds."""
+    assert plain_messages("When?") == [{"role": "user", "content": "When?"}]
+    with_system = plain_messages("When?", " You are terse. ")
+    assert with_system == [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "When?"}]
+    assert "SOURCE" not in str(with_system) and GROUNDING_RULES not in str(with_system)

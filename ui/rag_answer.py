@@ -30,6 +30,7 @@ from core.errors import PlaygroundError
 from core.loading import LoadedModel
 from rag.answer import NO_ROOM_REPLY, NO_SOURCES_REPLY, approx_tokens, finish, prepare
 from rag.errors import ContextBudgetError
+from rag.prompt import plain_messages
 from rag.retrieval import Retriever
 from ui import rag_state
 from ui.chat_turn import count_tokens
@@ -152,7 +153,7 @@ def ask(question: str, collection: str, settings: RagSettings, loaded: LoadedMod
             return None
 
     try:
-        planned = {"plain": start(turn.plain, [{"role": "user", "content": question}])}
+        planned = {"plain": start(turn.plain, plain_messages(question))}
         if prepared.used_hits:
             planned["rag"] = start(turn.rag, prepared.messages)
         else:
