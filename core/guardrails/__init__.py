@@ -22,7 +22,9 @@ from .pipeline import (
     engine_generator,
     generator_from_loaded,
     load_guard_rail,
+    load_self_check,
     parse_rails,
+    self_check_from_loaded,
 )
 from .policy import (
     CATEGORY_IDS,
@@ -41,12 +43,14 @@ from .policy import (
 )
 from .rules import classify
 from .safety_prompt import merge_system_prompt, render_safety_prompt
+from .scoring import ContinuationScorer, ScoringSelfCheckRail, scorer_from_loaded
 from .selfcheck import SelfCheckRail, TextGenerator, build_moderation_messages, parse_verdict
 from .trace import TraceEntry, Verdict, combine
 
 __all__ = [
     "CATEGORY_IDS", "CATEGORY_TITLES", "DEFAULT_GUARD_MODEL", "DEFAULT_POLICY_PATH", "DEFAULT_SELF_CHECK_MODEL",
-    "GUARD_MODELS", "RAIL_NAMES", "CategoryPolicy", "GuardRail", "GuardrailPipeline", "OutputEvent", "PIISpan",
+    "GUARD_MODELS", "RAIL_NAMES", "CategoryPolicy", "ContinuationScorer", "ScoringSelfCheckRail",
+    "load_self_check", "scorer_from_loaded", "self_check_from_loaded", "GuardRail", "GuardrailPipeline", "OutputEvent", "PIISpan",
     "PipelineResult", "Policy", "PolicyError", "PolicySettings", "Redaction", "SelfCheckRail", "StreamRedactor",
     "TextGenerator", "TraceEntry", "Verdict", "build_moderation_messages", "check_output", "classify", "combine",
     "default_policy", "dump_policy", "engine_generator", "find_pii", "generator_from_loaded", "guard_stream",

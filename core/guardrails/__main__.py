@@ -1,7 +1,9 @@
 """Command line: ``python -m core.guardrails {check,eval,redact,prompt,validate} ...``.
 
     check "TEXT" [--rails rules,self-check,guard] [--model ALIAS] [--json]
-    eval FILE.jsonl [--rails ...] [--model ALIAS] [--json]
+    eval FILE.jsonl [--rails ...] [--model ALIAS] [--json] [--sample N --seed S]
+    calibrate REPORT.json [--max-false-block-rate 0.02] [--json]
+                                              self-check threshold from an `eval --json` report
     redact --input FILE.jsonl [--json]        (or: redact "TEXT")
     prompt [--policy FILE]                    the policy rendered as a system prompt
     validate FILE                             check a policy file
@@ -16,16 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
+from dataclasses import replace
 from typing import Any
 
 from core.errors import PlaygroundError
 
+from .calibrate import DEFAULT_MAX_FALSE_BLOCK_RATE, calibrate_threshold, self_check_margins
 from .evaluate import EvalInputError, read_jsonl, run_eval
 from .guard_model import DEFAULT_GUARD_MODEL, GUARD_MODELS
 from .pii import redact
-from .pipeline import DEFAULT_SELF_CHECK_MODEL, GuardrailPipeline, engine_generator, load_guard_rail, parse_rails
-from .policy import DEFAULT_POLICY_PATH, Policy, load_policy
+from .pipeline import DEFAULT_SELF_CHECK_MODEL, GuardrailPipeline, load_guard_rail, load_self_check, parse_rails
+from .policy import DEFAULT_POLICY_PATH, MAX_ABS_THRESHOLD, SELF_CHECK_MODES, Policy, load_policy
 from .safety_prompt import render_safety_prompt
 
 
@@ -45,18 +50,32 @@ def _policy(path: str | None) -> Policy:
         raise CliError(str(exc)) from None
 
 
+def _with_overrides(policy: Policy, args: argparse.Namespace) -> Policy:
+    """The policy with the command line's self-check mode/threshold, when given."""
+    changes = {}
+    if args.self_check_mode is not None:
+        changes["self_check_mode"] = args.self_check_mode
+    if args.self_check_threshold is not None:
+        if not -MAX_ABS_THRESHOLD <= args.self_check_threshold <= MAX_ABS_THRESHOLD:
+            raise CliError(f"--self-check-threshold must be between {-MAX_ABS_THRESHOLD:g} and {MAX_ABS_THRESHOLD:g}")
+        changes["self_check_threshold"] = float(args.self_check_threshold)
+    return replace(policy, settings=replace(policy.settings, **changes)) if changes else policy
+
+
 def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline:
-    policy = _policy(args.policy)
+    policy = _with_overrides(_policy(args.policy), args)
     try:
         rails = parse_rails(args.rails)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    generator = None
+    generator = scorer = None
     unavailable = "no text generator given (load a chat model first)"
     if "self-check" in rails:
         model = args.model or DEFAULT_SELF_CHECK_MODEL
         try:
-            generator = engine_generator(model, quant=args.quant, device=args.device)
+            generator, scorer = load_self_check(model, quant=args.quant, device=args.device)
+            if scorer is None and policy.settings.self_check_mode == "score":
+                _notice(notices, f"'{model}' gives no log-probabilities here: the self-check generates its verdict")
         except Exception as exc:  # noqa: BLE001 - any loading failure falls back to the other rails
             unavailable = f"could not load '{model}': {type(exc).__name__}: {exc}"[:500]
             _notice(notices, f"self-check disabled, {unavailable}; continuing with the other rails")
@@ -65,7 +84,8 @@ def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline
         guard = load_guard_rail(args.guard_model, quant=args.quant, device=args.device)
         if not guard.available:
             _notice(notices, f"guard rail skipped, {args.guard_model} unavailable: {guard.reason}")
-    return GuardrailPipeline(policy, rails, generator=generator, guard=guard, short_circuit=args.short_circuit,
+    return GuardrailPipeline(policy, rails, generator=generator, scorer=scorer, guard=guard,
+                             short_circuit=args.short_circuit,
                              generator_unavailable_reason=unavailable)
 
 
@@ -110,9 +130,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     for bad in malformed:
         _notice(notices, f"line {bad['line']} skipped: {bad['error']}")
-    report = run_eval(items, _pipeline(args, notices))
+    if args.sample is not None:
+        items = sample_items(items, args.sample, args.seed)
+    pipeline = _pipeline(args, notices)
+    report = run_eval(items, pipeline)
     report["summary"]["malformed"] = malformed
     report["summary"]["rails"] = list(parse_rails(args.rails))
+    report["summary"]["sample"] = None if args.sample is None else {"n": args.sample, "seed": args.seed}
+    report["summary"]["self_check"] = {"mode": pipeline.policy.settings.self_check_mode,
+                                       "threshold": pipeline.policy.settings.self_check_threshold}
     if args.json:
         _print_json({**report, "notices": notices})
         return 0
@@ -129,6 +155,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"precision: {pct(s['precision'])}   recall: {pct(s['recall'])}   F1: {pct(s['f1'])}   warned: {s['warned']}")
     for rail, lat in s["latency_ms"].items():
         print(f"latency {rail}: median {lat['median']:.3f} ms, p95 {lat['p95']:.3f} ms (n={lat['n']})")
+    if len(s["per_rail"]) > 1:
+        for rail, r in s["per_rail"].items():
+            rc = r["confusion"]
+            print(f"  {rail} alone: TP={rc['tp']} FN={rc['fn']} FP={rc['fp']} TN={rc['tn']}  harmful blocked "
+                  f"{pct(r['block_rate_harmful'])}  false blocks {pct(r['false_block_rate_benign'])}  F1 {pct(r['f1'])}")
     for cat, row in s["per_category"].items():
         print(f"  {cat:<18} {row['blocked']}/{row['n']} blocked")
     if args.show_errors:
@@ -136,6 +167,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if item["blocked"] != (item["label"] == "harmful"):
                 kind = "missed" if item["label"] == "harmful" else "false block"
                 print(f"  {kind} (line {item['line']}): {item['text'][:100]}")
+    return 0
+
+
+def sample_items(items: list[dict], n: int, seed: int) -> list[dict]:
+    """A fixed random subset: ``n`` items drawn with ``random.Random(seed)``, half harmful and half benign
+    when both have enough, kept in file order."""
+    if n < 1:
+        raise CliError("--sample must be at least 1")
+    rng = random.Random(seed)
+    by_label = {label: [i for i in items if i["label"] == label] for label in ("harmful", "benign")}
+    want_h = min(len(by_label["harmful"]), max(n - len(by_label["benign"]), n // 2))
+    chosen = rng.sample(by_label["harmful"], want_h)
+    chosen += rng.sample(by_label["benign"], min(len(by_label["benign"]), n - want_h))
+    return sorted(chosen, key=lambda i: i["line"])
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    try:
+        raw = sys.stdin.read() if args.report == "-" else open(args.report, encoding="utf-8").read()
+        report = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the report {args.report}: {exc}") from None
+    if not isinstance(report, dict):
+        raise CliError("the report must be the JSON object printed by `eval --json`")
+    margins = self_check_margins(report)
+    try:
+        cal = calibrate_threshold(margins["benign"], margins["harmful"], args.max_false_block_rate)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(cal.to_dict())
+        return 0
+    print(f"self_check_threshold: {cal.threshold:g}   (from {cal.n_benign} benign, {cal.n_harmful} harmful margins)")
+    print(f"at it: false-block rate {cal.false_block_rate} (budget {cal.max_false_block_rate}), "
+          f"harmful blocked {cal.block_rate_harmful}")
+    print("put it under settings.self_check_threshold in the policy")
     return 0
 
 
@@ -193,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quant", default="auto", help="quantization for loaded models (default: auto)")
         p.add_argument("--device", default="auto", help="device for loaded models (default: auto)")
         p.add_argument("--short-circuit", action="store_true", help="skip later rails once one blocks")
+        p.add_argument("--self-check-mode", default=None, choices=list(SELF_CHECK_MODES),
+                       help="score (one forward pass, default of the policy) or generate (a JSON verdict)")
+        p.add_argument("--self-check-threshold", type=float, default=None,
+                       help="override the policy's settings.self_check_threshold (margin in nats)")
         p.add_argument("--policy", default=None, help=f"policy YAML (default: {DEFAULT_POLICY_PATH.name} in config/)")
         p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -205,7 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     rail_options(p)
     p.add_argument("--show-errors", action="store_true", help="list missed and falsely blocked items")
+    p.add_argument("--sample", type=int, default=None, help="evaluate a fixed random subset of N items")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="self-check threshold from a development-set `eval --json` report")
+    p.add_argument("report", help="the JSON printed by `eval FILE --rails self-check --json` (- for stdin)")
+    p.add_argument("--max-false-block-rate", type=float, default=DEFAULT_MAX_FALSE_BLOCK_RATE,
+                   help=f"share of benign margins allowed at or above the threshold (default {DEFAULT_MAX_FALSE_BLOCK_RATE})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("redact", help="redact PII")
     p.add_argument("text", nargs="?", default=None, help="a text to redact (or use --input)")

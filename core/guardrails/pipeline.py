@@ -13,6 +13,18 @@ Contract:
 - ``short_circuit=True`` skips the remaining (slow, model-based) rails once
   one has blocked; they are recorded as "skipped".
 
+How rules and self-check combine (docs/GUARDRAILS.md, "Combining the rails"):
+rules run first and decide when they block. The self-check is consulted on
+what the rules allowed or warned about; in score mode
+(``settings.self_check_mode: score``, the default) it votes its category's
+action only when its log-probability margin reaches
+``settings.self_check_threshold`` (calibrated on the development set with
+``python -m core.guardrails calibrate``), so a weak judge cannot add false
+blocks below that confidence; it can escalate a rules "warn" to "block".
+With ``short_circuit`` the self-check is not even run once the rules
+blocked: the verdicts are the same, only cheaper. Without a scorer (a remote
+model) score mode falls back to the generated JSON verdict, noted in the trace.
+
 The model-backed generators are built lazily from the lead's engine
 (``core.loading.load`` and ``core.engine.complete``) so that this package
 imports and tests without them.
@@ -20,7 +32,7 @@ imports and tests without them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from .guard_model import DEFAULT_GUARD_MODEL, GuardRail
@@ -28,6 +40,7 @@ from .output_rail import OutputEvent, guard_stream
 from .policy import Policy, default_policy
 from .rules import classify
 from .safety_prompt import merge_system_prompt
+from .scoring import ContinuationScorer, ScoringSelfCheckRail, scorer_from_loaded
 from .selfcheck import SelfCheckRail, TextGenerator
 from .trace import Action, Stopwatch, TraceEntry, strictest
 
@@ -90,6 +103,7 @@ class GuardrailPipeline:
         rails: str | Iterable[str] = ("rules",),
         *,
         generator: TextGenerator | None = None,
+        scorer: ContinuationScorer | None = None,
         guard: GuardRail | None = None,
         short_circuit: bool = False,
         generator_unavailable_reason: str = "no text generator given (load a chat model first)",
@@ -97,6 +111,7 @@ class GuardrailPipeline:
         self.policy = policy or default_policy()
         self.rails = parse_rails(rails)
         self.generator = generator
+        self.scorer = scorer
         self.guard = guard
         self.short_circuit = short_circuit
         self.generator_unavailable_reason = generator_unavailable_reason
@@ -105,12 +120,21 @@ class GuardrailPipeline:
         if name == "rules":
             return classify(text, self.policy)
         if name == "self-check":
-            if self.generator is None:
-                return TraceEntry("self-check", "skipped", note=self.generator_unavailable_reason)
-            return SelfCheckRail(self.generator).check(text, self.policy)
+            return self._self_check(text)
         if self.guard is None:
             return TraceEntry("guard", "skipped", note=f"guard model {DEFAULT_GUARD_MODEL} not loaded")
         return self.guard.check(text, self.policy)
+
+    def _self_check(self, text: str) -> TraceEntry:
+        scoring = self.policy.settings.self_check_mode == "score"
+        if scoring and self.scorer is not None:
+            return ScoringSelfCheckRail(self.scorer).check(text, self.policy)
+        if self.generator is None:
+            return TraceEntry("self-check", "skipped", note=self.generator_unavailable_reason)
+        entry = SelfCheckRail(self.generator).check(text, self.policy)
+        if scoring:
+            entry = replace(entry, note=f"no log-probabilities from this model, verdict generated instead; {entry.note}")
+        return entry
 
     def check_input(self, text: str) -> PipelineResult:
         """Run the rails on a user prompt (see module docstring)."""
@@ -166,6 +190,20 @@ def engine_generator(model: str = DEFAULT_SELF_CHECK_MODEL, quant: str = "auto",
     from core.loading import load  # lazy: see module docstring
 
     return generator_from_loaded(load(model, quant=quant, device=device))
+
+
+def self_check_from_loaded(loaded: Any) -> tuple[TextGenerator, ContinuationScorer | None]:
+    """Both self-check modes over one loaded model: the generator, and the scorer (None when unsupported)."""
+    return generator_from_loaded(loaded), scorer_from_loaded(loaded)
+
+
+def load_self_check(
+    model: str = DEFAULT_SELF_CHECK_MODEL, quant: str = "auto", device: str = "auto"
+) -> tuple[TextGenerator, ContinuationScorer | None]:
+    """Load ``model`` with the playground's loader; see :func:`self_check_from_loaded`. Raises what loading raises."""
+    from core.loading import load  # lazy: see module docstring
+
+    return self_check_from_loaded(load(model, quant=quant, device=device))
 
 
 def load_guard_rail(

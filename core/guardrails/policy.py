@@ -50,6 +50,9 @@ CATEGORY_TITLES: Mapping[str, str] = MappingProxyType(
 CATEGORY_IDS: tuple[str, ...] = tuple(CATEGORY_TITLES)
 
 PII_KINDS: tuple[str, ...] = ("email", "phone", "card", "iban")
+SELF_CHECK_MODES: tuple[str, ...] = ("score", "generate")
+DEFAULT_SELF_CHECK_THRESHOLD = 0.0  # margin in nats; config/policy.yaml carries the calibrated value
+MAX_ABS_THRESHOLD = 100.0
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
 
@@ -93,7 +96,13 @@ class PolicySettings:
     controversial_action: Qwen3Guard's third level, "Controversial".
     redact_pii / pii_kinds: output redaction switch and kinds.
     phone_regions: regions for phone numbers written without a +country code.
-    self_check_max_new_tokens: reply budget of the self-check rail.
+    self_check_max_new_tokens: reply budget of the self-check rail (generate mode).
+    self_check_mode: "score" (one forward pass: the log-probability margin of
+        "unsafe" over "safe", see ``scoring.py``) or "generate" (a JSON verdict
+        is generated and parsed).
+    self_check_threshold: in score mode the self-check votes the category's
+        action only when its margin (nats) is at least this; below, it allows.
+        Calibrated on the development set (docs/GUARDRAILS.md).
     """
 
     on_unparseable: Action = "warn"
@@ -104,6 +113,8 @@ class PolicySettings:
     pii_kinds: tuple[str, ...] = PII_KINDS
     phone_regions: tuple[str, ...] = ("US",)
     self_check_max_new_tokens: int = 64
+    self_check_mode: str = "score"
+    self_check_threshold: float = DEFAULT_SELF_CHECK_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -299,6 +310,19 @@ def _settings(raw: Any) -> PolicySettings:
             raise PolicyError("'settings.self_check_max_new_tokens' must be between 1 and 1024.",
                               path="settings.self_check_max_new_tokens")
         kw["self_check_max_new_tokens"] = n
+    if "self_check_mode" in raw:
+        mode = raw["self_check_mode"]
+        if mode not in SELF_CHECK_MODES:
+            raise PolicyError(f"'settings.self_check_mode' must be one of {', '.join(SELF_CHECK_MODES)}, got {mode!r}.",
+                              path="settings.self_check_mode")
+        kw["self_check_mode"] = mode
+    if "self_check_threshold" in raw:
+        t = raw["self_check_threshold"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not -MAX_ABS_THRESHOLD <= t <= MAX_ABS_THRESHOLD:
+            raise PolicyError(f"'settings.self_check_threshold' must be a number between {-MAX_ABS_THRESHOLD:g} and "
+                              f"{MAX_ABS_THRESHOLD:g} (a log-probability margin in nats), got {t!r}.",
+                              path="settings.self_check_threshold")
+        kw["self_check_threshold"] = float(t)
     return replace(defaults, **kw)
 
 
@@ -402,6 +426,8 @@ def _to_mapping(policy: Policy) -> dict:
             "pii_kinds": list(s.pii_kinds),
             "phone_regions": list(s.phone_regions),
             "self_check_max_new_tokens": s.self_check_max_new_tokens,
+            "self_check_mode": s.self_check_mode,
+            "self_check_threshold": s.self_check_threshold,
         },
     }
 

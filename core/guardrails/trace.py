@@ -26,7 +26,11 @@ class TraceEntry:
 
     ``rail``: "rules" | "self-check" | "guard" | "output" | "pii" (or a custom name).
     ``category``: a policy category id, or None when nothing was flagged.
-    ``score``: the rail's confidence in [0, 1] when it has one.
+    ``score``: the rail's number when it has one: a confidence in [0, 1] for
+    rules and generated verdicts; for the scoring self-check the log-probability
+    margin log P(unsafe) - log P(safe) in nats (any real number).
+    ``threshold``: the score at or above which the rail votes its category's
+    action (the scoring self-check); None for rails without one.
     ``rule``: the matched rule id / raw model label that explains the verdict.
     ``note``: free text for skips, errors, fallbacks.
     """
@@ -38,6 +42,7 @@ class TraceEntry:
     rule: str | None = None
     latency_ms: float = 0.0
     note: str = ""
+    threshold: float | None = None
 
     def with_latency(self, latency_ms: float) -> "TraceEntry":
         return replace(self, latency_ms=round(latency_ms, 4))
