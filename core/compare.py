@@ -848,12 +848,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model for the preset (default: the preset's)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--pane", action="append", default=[], help="MODEL[:QUANT[:DEVICE]], repeatable")
+    parser.add_argument("--collection", default=None, help="the document collection of --preset rag")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print the JSON export instead of Markdown")
     args = parser.parse_args(argv)
     try:
         if args.preset:
-            preset = build_preset(args.preset, args.model, args.device)
+            options = {"collection": args.collection} if args.preset == "rag" else {}
+            preset = build_preset(args.preset, args.model, args.device, **options)
             configs = preset.panes
             print(f"note: {preset.note}", file=sys.stderr)
         else:
@@ -874,8 +876,11 @@ def main(argv: list[str] | None = None) -> int:
                 line = f"[pane {pane_id}] {step:3d}% {message[:60]:<60}"
                 print(("\r" if interactive else "") + line, end=end, file=sys.stderr, flush=True)
 
+        from core.compare_pipeline import make_stream_factory, policy_guard_for, store_rag_for
+
         events = run_comparison(ModelPool(max_models=len(panes)), panes, states, args.prompt,
-                                on_load_progress=progress)  # fmt: skip
+                                on_load_progress=progress,
+                                stream_factory=make_stream_factory(store_rag_for(), policy_guard_for()))  # fmt: skip
         try:
             for event in events:
                 if event.kind != "chunk":

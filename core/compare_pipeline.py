@@ -29,6 +29,9 @@ Contract of :func:`make_stream_factory` ``(rag_for, guard_for) -> core.compare.S
 
   Any exception (a deleted collection, a budget that cannot fit, a store that cannot
   be reached) propagates: ``run_comparison`` shows it in that pane only.
+- :func:`store_rag_for` / :func:`policy_guard_for` are plain setups for callers without a UI
+  (``python -m core.compare``): the Chroma store of the environment with default retrieval,
+  and a policy (default: ``config/policy.yaml``) with the rules rail.
 - :class:`PaneStream` is what such a pane streams: :class:`core.engine.Chunk` items
   (and one ``Replace`` on an output block); ``reply`` is final once iteration has
   ended (the text as shown: redacted, or the refusal); ``notices`` are for the pane;
@@ -372,6 +375,35 @@ def build_pane_stream(config: PaneConfig, loaded: LoadedModel, messages: list[Me
         final = [grounded[0], *history, grounded[1]]
     stream.engine = stream_chat(loaded, final, config.params, thinking=config.thinking, cancel=cancel)
     return stream
+
+
+def store_rag_for(budget_tokens: int = 3000) -> RagFor:
+    """Retrieval from the environment's Chroma store (``PLAYGROUND_HOME``/``CHROMA_HOST``), default options;
+    each collection is queried with the embedding model it records."""
+
+    def rag_for(config: PaneConfig, loaded: LoadedModel) -> RagSetup:
+        from rag.retrieval import Retriever
+        from rag.store import RagStore, StoreConfig
+
+        retriever = Retriever(RagStore(StoreConfig.from_env()), config.collection)
+        options = retriever.options
+        return RagSetup(config.collection, retriever.retrieve, budget_tokens,
+                        {"k": options.k, "mmr": options.mmr, "budget_tokens": budget_tokens})  # fmt: skip
+
+    return rag_for
+
+
+def policy_guard_for(policy: Policy | None = None, rails: tuple[str, ...] = ("rules",), label: str = "default"
+                     ) -> GuardFor:  # fmt: skip
+    """A policy (default: the shipped one) with ``rails`` as input rails, the output rail and PII redaction."""
+    from core.guardrails import default_policy
+
+    chosen = policy or default_policy()
+
+    def guard_for(config: PaneConfig, loaded: LoadedModel) -> GuardSetup:
+        return GuardSetup(chosen, GuardrailPipeline(chosen, rails) if rails else None, policy_label=label)
+
+    return guard_for
 
 
 def make_stream_factory(rag_for: RagFor, guard_for: GuardFor) -> StreamFactory:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import textwrap
 import threading
 import time
@@ -641,3 +642,38 @@ def test_the_rag_preset_without_a_collection_explains_why_not(monkeypatch, tiny_
     text = " ".join(e.value for e in at.error)
     assert "needs a document collection" in text and "Load the demo" in text
     assert not at.session_state["cmp.p2.rag"]
+
+
+@pytest.mark.offline_model
+@pytest.mark.slow
+def test_the_offline_model_cites_the_demo_corpus_in_its_rag_pane(monkeypatch):
+    """With the real Qwen2.5-Coder-0.5B and the demo corpus, RAG off vs on: the RAG pane's reply cites a source
+    (Qwen3's release date is after the model's training data, so it comes from the sources), the cited source
+    is the file that holds the answer, and the pane says so under the reply. Kept short for the CPU: three
+    sources, a 32-token answer, 8 tokens for the pane without RAG."""
+    from rag.demo import ingest_samples, load_questions
+    from tests.conftest import OFFLINE_ALIAS, offline_bundle_available
+    from ui.rag_resources import EMBEDDINGS_ENV, store_for
+
+    if not offline_bundle_available():  # like the offline_model fixture, without loading a second copy here
+        if os.environ.get("PLAYGROUND_REQUIRE_OFFLINE_MODEL") == "1":
+            pytest.fail(f"{OFFLINE_ALIAS} is not fetched; run `python -m core fetch {OFFLINE_ALIAS}`.")
+        pytest.skip(f"{OFFLINE_ALIAS} not fetched (python -m core fetch {OFFLINE_ALIAS})")
+    monkeypatch.setenv(EMBEDDINGS_ENV, "hashing")
+    ingest_samples(store_for("hashing"))
+    question = next(q for q in load_questions() if q.id == "q01")  # when Qwen3 was released: qwen3.md
+    at = start(monkeypatch, "qwen2.5-coder-0.5b-offline")
+    at.session_state["rag.set.k"] = 3
+    at.session_state["rag.set.budget"] = 1200
+    at.button(key="cmp.preset.rag").click()
+    run(at)
+    at.number_input(key="cmp.p1.max_new_tokens").set_value(8)
+    at.number_input(key="cmp.p2.max_new_tokens").set_value(32)
+    send(run(at), question.question)
+
+    pane = states(at)["p2"]
+    rag = pane.details["rag"]
+    assert pane.status == "done" and rag["citations"], pane.reply
+    cited = {s["source"] for s in rag["sources"] if s["cited"]}
+    assert question.source in cited, (pane.reply, rag["sources"])
+    assert any(f"cites [{rag['citations'][0]}]" in c for c in captions(at))

@@ -355,3 +355,26 @@ def test_exports_hold_the_settings_sources_and_trace(pool, model_dir, store):
     text = export_markdown(QUESTION, panes, states)
     assert "on: collection notes" in text and "Collection `notes` (k=5): 2 retrieved, 2 in the prompt" in text
     assert "| 1 | zorblax.md |" in text and "| rules | allow |" in text
+
+
+def test_the_command_line_runs_rag_and_guardrails_presets(model_dir, capsys):
+    """``python -m core.compare --preset guardrails`` refuses the bomb question in pane 2 only, and
+    ``--preset rag --collection notes`` retrieves from the environment's store (PLAYGROUND_HOME, the
+    collection queried with the hashing model it records); without a collection it is an error, exit 2."""
+    import json
+
+    from core.compare import main
+
+    env_store = RagStore(StoreConfig.from_env(), embedding_model="hashing")
+    assert all(r.status == "added" for r in ingest_uploads(env_store, "notes", CORPUS))
+    common = ["--model", str(model_dir), "--device", "cpu", "--max-new-tokens", "4", "--json"]
+    assert main(["--prompt", HARMFUL_PROMPT, "--preset", "guardrails", *common]) == 0
+    raw, guarded = json.loads(capsys.readouterr().out)["panes"]
+    assert raw["guardrails"] is None and raw["metrics"]["completion_tokens"] >= 1
+    assert guarded["guardrails"]["blocked_at"] == "input" and guarded["reply"] == POLICY.refusal(
+        guarded["guardrails"]["category"])
+    assert main(["--prompt", QUESTION, "--preset", "rag", "--collection", "notes", *common]) == 0
+    plain, grounded = json.loads(capsys.readouterr().out)["panes"]
+    assert plain["rag"] is None and grounded["rag"]["sources"][0]["source"] == "zorblax.md"
+    assert main(["--prompt", QUESTION, "--preset", "rag", *common]) == 2
+    assert "needs a document collection" in capsys.readouterr().err
