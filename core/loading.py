@@ -422,6 +422,30 @@ def _report_transformers_progress(
 # --- loading ---------------------------------------------------------------------------------
 
 
+def runs_in_llama(quant: str, device: str, source: Source, notices: list[str]) -> bool:
+    """Whether llama.cpp serves this load: ``gguf`` asks for it; ``auto`` picks it for a GGUF on the CPU
+    when llama-cpp-python is installed (else transformers fp32, with a notice saying what it would gain)."""
+    from core.llama_engine import INSTALL_HINT, MISSING_NOTICE, available
+
+    if quant == "gguf":
+        if not source.gguf_file:
+            raise QuantizationUnavailableError(
+                "'gguf' runs a GGUF file natively in llama.cpp, and this model is not a GGUF file.",
+                "Pick fp32, bf16, int8 or nf4 for it, or a GGUF model such as qwen2.5-coder-0.5b-offline.",
+            )
+        if not available():
+            raise QuantizationUnavailableError("'gguf' needs llama.cpp (llama-cpp-python), which is not installed.",
+                                               INSTALL_HINT + " Or pick fp32 to run the GGUF through transformers.")  # fmt: skip
+        if device == "cuda":
+            notices.append("This llama.cpp build runs on the CPU only: the GGUF runs on the CPU.")
+        return True
+    if quant == "auto" and source.gguf_file and device == "cpu":
+        if available():
+            return True
+        notices.append(MISSING_NOTICE)
+    return False
+
+
 def _from_pretrained_kwargs(source: Source, quant: str, device: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"trust_remote_code": False, "dtype": compute_dtype(quant, device)}
     if source.gguf_file:
@@ -499,7 +523,8 @@ def _translate_error(exc: BaseException, name: str, quant: str) -> PlaygroundErr
             "Unload other models (sidebar → Unload), then pick a smaller quantization (int8 → nf4) or a smaller model.",
         )
     lowered = text.lower()
-    if any(marker in lowered for marker in ("safetensor", "header", "invalid", "unexpected end", "deserializ")):
+    if any(marker in lowered for marker in ("safetensor", "header", "invalid", "unexpected end", "deserializ",
+                                            "magic bytes", "unpack")):  # fmt: skip
         return CorruptModelError(
             f"The weights of '{name}' could not be read ({text[:200]}).",
             "The file is truncated or corrupt: delete it and fetch/download it again.",
@@ -567,10 +592,16 @@ def load(
             f"Pick qwen2.5-{spec.size.lower()}-instruct with int8 or nf4 (bitsandbytes runs on the CPU).",
         )
     source = resolve_source(name, spec, models_directory)
+    in_llama = runs_in_llama(quant, resolved_device, source, notices)
     with _LOAD_LOCK:
         try:
             report(0.05, "Loading the tokenizer…")
             tokenizer = _load_tokenizer(source)
+            if in_llama:  # the GGUF runs natively in llama.cpp (core/llama_engine.py)
+                from core.llama_engine import load_gguf
+
+                gguf_path = Path(source.location) / str(source.gguf_file)
+                return load_gguf(name, gguf_path, spec, tokenizer, notices, started, progress)
             weights_source = source
             if source.gguf_file and resolved_quant in _BNB_QUANTS:
                 notices.append("GGUF weights were converted once to safetensors so bitsandbytes can quantize them.")

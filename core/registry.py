@@ -27,8 +27,9 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 
 Family = Literal["qwen2.5", "qwen3"]
 
-# Quantizations a user can ask for. "auto" picks bf16 on a GPU, fp32 on the CPU.
-QUANTS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16", "int8", "nf4", "fp4")
+# Quantizations a user can ask for. "auto" picks bf16 on a GPU, fp32 on the CPU, except that a GGUF
+# model on the CPU runs natively in llama.cpp ("gguf") when llama-cpp-python is installed.
+QUANTS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16", "int8", "nf4", "fp4", "gguf")
 DEVICES: tuple[str, ...] = ("auto", "cuda", "cpu")
 
 _ON_THE_FLY = ("auto", "bf16", "fp16", "fp32", "int8", "nf4", "fp4")
@@ -173,10 +174,10 @@ _SPECS: list[ModelSpec] = [
         context_length=32768,
         license="apache-2.0",
         thinking=False,
-        quants=("auto", "fp32", "bf16"),
+        quants=("auto", "gguf", "fp32", "bf16"),
         config_name="qwen2.5-coder-0.5b-instruct.json",
         gguf=OFFLINE_05B,
-        notes="Q4_K_M GGUF from PyPI; transformers dequantizes it on load.",
+        notes="Q4_K_M GGUF from PyPI; runs natively in llama.cpp (gguf) when installed, else transformers dequantizes it.",
         tags=("offline",),
     ),
     ModelSpec(
@@ -187,10 +188,10 @@ _SPECS: list[ModelSpec] = [
         context_length=32768,
         license="apache-2.0",
         thinking=False,
-        quants=("auto", "fp32", "bf16"),
+        quants=("auto", "gguf", "fp32", "bf16"),
         config_name="qwen2.5-coder-1.5b-instruct.json",
         gguf=OFFLINE_15B,
-        notes="Q4_K_M GGUF from PyPI; transformers dequantizes it on load.",
+        notes="Q4_K_M GGUF from PyPI; runs natively in llama.cpp (gguf) when installed, else transformers dequantizes it.",
         tags=("offline",),
     ),
 ]

@@ -36,9 +36,20 @@ def test_follows_a_french_system_prompt(offline_model):
     assert "Rome" in reply.text
 
 
-def test_streamed_equals_non_streamed_and_generate(offline_model):
+@pytest.fixture(scope="module")
+def offline_fp32(offline_model):
+    """The same bundle through transformers (fp32), whatever engine the app default picks."""
+    from core.loading import load
+
+    loaded = load(offline_model.name, "fp32", "cpu")
+    yield loaded
+    loaded.unload()
+
+
+def test_streamed_equals_non_streamed_and_generate(offline_fp32):
     """Greedy decoding is deterministic: the streamed pieces, the final text, and transformers'
-    own generate() all give the same reply."""
+    own generate() all give the same reply (the transformers engine, asked for explicitly)."""
+    offline_model = offline_fp32
     messages = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
     params = GREEDY.with_(max_new_tokens=40)
     stream = stream_chat(offline_model, messages, params)

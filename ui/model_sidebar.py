@@ -111,7 +111,8 @@ def _picker() -> ModelChoice:
     if st.session_state.get(state.MODEL_QUANT) not in quants:
         st.session_state[state.MODEL_QUANT] = quants[0]
     left, right = st.columns(2)
-    left.selectbox("Quantization", quants, key=state.MODEL_QUANT, help="auto: bf16 on a GPU, fp32 on the CPU.")
+    quant_help = "auto: bf16 on a GPU, fp32 on the CPU; a GGUF model on the CPU runs in llama.cpp (gguf) if installed."
+    left.selectbox("Quantization", quants, key=state.MODEL_QUANT, help=quant_help)
     right.selectbox("Device", DEVICES, key=state.MODEL_DEVICE, help="auto: the GPU when there is one.")
     if spec is not None:
         st.caption(" · ".join(part for part in (availability(spec.alias), spec.notes) if part))
@@ -120,7 +121,7 @@ def _picker() -> ModelChoice:
 
 def _loaded_panel(loaded: LoadedModel, choice: ModelChoice) -> None:
     st.success(
-        f"Loaded: {loaded.quant} on {loaded.device.upper()} in {loaded.load_seconds:.1f} s, "
+        f"Loaded: {loaded.quant} ({loaded.engine}) on {loaded.device.upper()} in {loaded.load_seconds:.1f} s, "
         f"{format_bytes(loaded.memory_bytes)}; context {loaded.context_length:,} tokens.",
         icon=":material/check_circle:",
     )
