@@ -65,7 +65,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    literal,
     or_,
     select,
 )
@@ -130,6 +129,34 @@ MESSAGES = Table(
     Column("folded_content", LargeBinary, nullable=False),  # version 2: search key of the content
     Index("messages_by_conversation", "conversation_id", "id"),
     sqlite_autoincrement=True,
+)
+
+
+# Statements built once (the hot path saves a streaming reply every half second). Every write that
+# touches a conversation starts with an UPDATE of its row: on PostgreSQL that row lock makes the
+# writers of one conversation queue (SQLite's BEGIN IMMEDIATE already serialises all writers).
+_c, _m = CONVERSATIONS.c, MESSAGES.c
+_bumped = _c.updated_at + 0.000001
+_STAMP = case((_bumped > bindparam("now", type_=Double()), _bumped), else_=bindparam("now", type_=Double()))
+_TOUCH = CONVERSATIONS.update().where(_c.id == bindparam("cid")).values(updated_at=_STAMP)
+# add_message: bump updated_at and, for the first user message of a "New chat", set the auto title.
+_TOUCH_AND_NAME = CONVERSATIONS.update().where(_c.id == bindparam("cid")).values(
+    updated_at=_STAMP,
+    title=case((_c.title == bindparam("rename_from"), bindparam("auto_title")), else_=_c.title),
+    folded_title=case((_c.title == bindparam("rename_from"), bindparam("auto_folded")), else_=_c.folded_title),
+)
+_TOUCH_OWNER = (
+    CONVERSATIONS.update()
+    .where(_c.id == select(_m.conversation_id).where(_m.id == bindparam("mid")).scalar_subquery())
+    .values(updated_at=_STAMP)
+)
+_INSERT_MESSAGE = MESSAGES.insert().returning(_m.id)
+_MESSAGE_EXISTS = select(_m.id).where(_m.id == bindparam("mid"))
+_HEAD = select(_c.id, _c.title, _c.created_at, _c.updated_at, _c.settings).where(_c.id == bindparam("cid"))
+_MESSAGES_OF = (
+    select(_m.id, _m.role, _m.content, _m.reasoning, _m.metrics, _m.status, _m.created_at)
+    .where(_m.conversation_id == bindparam("cid"))
+    .order_by(_m.id)
 )
 
 
@@ -440,29 +467,16 @@ class ConversationStore:
     # helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _require(conn: Connection, conversation_id: Any) -> str:
-        """The conversation's title; in a write, its row stays locked until commit (writers of one chat queue)."""
-        row = None
+    def _touch(conn: Connection, conversation_id: Any, now: float | None = None) -> None:
+        """Bump updated_at (strictly increasing, even within the clock's resolution) and lock the row;
+        raises ConversationNotFoundError when there is no such conversation."""
+        found = 0
         if isinstance(conversation_id, str):
-            row = conn.execute(
-                select(CONVERSATIONS.c.title).where(CONVERSATIONS.c.id == conversation_id).with_for_update()
-            ).first()
-        if row is None:
+            found = conn.execute(_TOUCH, {"cid": conversation_id, "now": now or time.time()}).rowcount
+        if not found:
             raise ConversationNotFoundError(
                 f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
             )
-        return row[0]
-
-    @staticmethod
-    def _touch(conn: Connection, conversation_id: str) -> None:
-        # Strictly increasing, even for two writes within the clock's resolution.
-        bumped = CONVERSATIONS.c.updated_at + 0.000001
-        now = time.time()
-        conn.execute(
-            CONVERSATIONS.update()
-            .where(CONVERSATIONS.c.id == conversation_id)
-            .values(updated_at=case((bumped > now, bumped), else_=literal(now, Double())))
-        )
 
     @staticmethod
     def _message_row(conn: Connection, message_id: Any, conversation_id: str | None = None) -> Any:
@@ -508,22 +522,15 @@ class ConversationStore:
 
     def get(self, conversation_id: str) -> Conversation:
         """The conversation with all its messages, oldest first (header and messages from one snapshot)."""
-        c, m = CONVERSATIONS.c, MESSAGES.c
         head = None
         with self._db.read() as conn:
             if isinstance(conversation_id, str):
-                head = conn.execute(
-                    select(c.id, c.title, c.created_at, c.updated_at, c.settings).where(c.id == conversation_id)
-                ).first()
+                head = conn.execute(_HEAD, {"cid": conversation_id}).first()
             if head is None:
                 raise ConversationNotFoundError(
                     f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
                 )
-            rows = conn.execute(
-                select(m.id, m.role, m.content, m.reasoning, m.metrics, m.status, m.created_at)
-                .where(m.conversation_id == conversation_id)
-                .order_by(m.id)
-            ).all()
+            rows = conn.execute(_MESSAGES_OF, {"cid": conversation_id}).all()
         messages = [StoredMessage(int(r[0]), r[1], r[2], r[3], _loads_dict(r[4]), r[5], r[6]) for r in rows]
         return Conversation(head[0], head[1], head[2], head[3], _loads_dict(head[4]), messages)
 
@@ -543,22 +550,23 @@ class ConversationStore:
         reasoning = _clean_text(reasoning, "reasoning")
         metrics_json = _metrics_json(metrics)
         status = _check_status(status)
+        auto_title = title_from_message(content) if role == "user" else DEFAULT_TITLE
+        # Only a user message renames, and only a "New chat"; "" is never a title, so it renames nothing.
+        rename_from = DEFAULT_TITLE if role == "user" else ""
+        naming = {"rename_from": rename_from, "auto_title": auto_title, "auto_folded": _fold(auto_title)}
         with self._db.write() as conn:
-            title = self._require(conn, conversation_id)
-            message_id = conn.execute(
-                MESSAGES.insert()
-                .values(conversation_id=conversation_id, role=role, content=content, folded_content=_fold(content),
-                        reasoning=reasoning, metrics=metrics_json, status=status, created_at=time.time())
-                .returning(MESSAGES.c.id)
-            ).scalar_one()  # fmt: skip
-            if role == "user" and title == DEFAULT_TITLE:
-                new_title = title_from_message(content)
-                conn.execute(
-                    CONVERSATIONS.update()
-                    .where(CONVERSATIONS.c.id == conversation_id)
-                    .values(title=new_title, folded_title=_fold(new_title))
+            now = time.time()  # the message's time; updated_at is stamped at least this
+            touched = 0
+            if isinstance(conversation_id, str):
+                touched = conn.execute(_TOUCH_AND_NAME, {"cid": conversation_id, "now": now, **naming}).rowcount
+            if not touched:
+                raise ConversationNotFoundError(
+                    f"Conversation {conversation_id!r} does not exist.", "It may have been deleted in another tab."
                 )
-            self._touch(conn, conversation_id)
+            message_id = conn.execute(_INSERT_MESSAGE, {
+                "conversation_id": conversation_id, "role": role, "content": content, "folded_content": _fold(content),
+                "reasoning": reasoning, "metrics": metrics_json, "status": status, "created_at": now,
+            }).scalar_one()  # fmt: skip
             return int(message_id)
 
     def update_message(
@@ -584,22 +592,24 @@ class ConversationStore:
         missing = ConversationNotFoundError(
             f"Message {message_id!r} does not exist.", "Its conversation may have been deleted or cut."
         )
+        valid_id = not isinstance(message_id, bool) and isinstance(message_id, int) and _MIN_ID <= message_id <= _MAX_ID
+        if not valid_id:
+            raise missing
         with self._db.write() as conn:
-            row = self._message_row(conn, message_id)
-            if row is None:
-                raise missing
-            self._require(conn, row[0])  # lock the conversation, then check the message is still there
-            if self._message_row(conn, message_id, row[0]) is None:
-                raise missing
             if not changes:
+                if conn.execute(_MESSAGE_EXISTS, {"mid": message_id}).first() is None:
+                    raise missing
                 return
-            conn.execute(MESSAGES.update().where(MESSAGES.c.id == message_id).values(**changes))
-            self._touch(conn, row[0])
+            # The conversation's row first (locked until commit), then the message: a concurrent cut of
+            # the conversation either happened before (no message: not found) or waits for this write.
+            touched = conn.execute(_TOUCH_OWNER, {"mid": message_id, "now": time.time()}).rowcount
+            if not touched or not conn.execute(MESSAGES.update().where(_m.id == message_id).values(**changes)).rowcount:
+                raise missing
 
     def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
         """Delete ``message_id`` and every later message of the conversation; returns how many."""
         with self._db.write() as conn:
-            self._require(conn, conversation_id)
+            self._touch(conn, conversation_id)
             if self._message_row(conn, message_id, conversation_id) is None:
                 raise ConversationNotFoundError(
                     f"Message {message_id!r} is not part of conversation {conversation_id!r}.",
@@ -608,25 +618,23 @@ class ConversationStore:
             deleted = conn.execute(
                 MESSAGES.delete().where(MESSAGES.c.conversation_id == conversation_id, MESSAGES.c.id >= message_id)
             ).rowcount
-            self._touch(conn, conversation_id)
             return int(deleted)
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Set the title: trimmed to one line, at most 200 characters; empty is refused."""
         title = _clean_title(title)
         with self._db.write() as conn:
-            self._require(conn, conversation_id)
+            self._touch(conn, conversation_id)
             conn.execute(
                 CONVERSATIONS.update()
                 .where(CONVERSATIONS.c.id == conversation_id)
                 .values(title=title, folded_title=_fold(title))
             )
-            self._touch(conn, conversation_id)
 
     def delete(self, conversation_id: str) -> None:
         """Delete the conversation and all its messages."""
         with self._db.write() as conn:
-            self._require(conn, conversation_id)
+            self._touch(conn, conversation_id)  # locks the row
             conn.execute(MESSAGES.delete().where(MESSAGES.c.conversation_id == conversation_id))
             conn.execute(CONVERSATIONS.delete().where(CONVERSATIONS.c.id == conversation_id))
 
@@ -634,11 +642,10 @@ class ConversationStore:
         """Replace the conversation's settings (see :func:`normalize_settings`)."""
         settings_json = _dump(normalize_settings(settings), "settings", MAX_SETTINGS_BYTES)
         with self._db.write() as conn:
-            self._require(conn, conversation_id)
+            self._touch(conn, conversation_id)
             conn.execute(
                 CONVERSATIONS.update().where(CONVERSATIONS.c.id == conversation_id).values(settings=settings_json)
             )
-            self._touch(conn, conversation_id)
 
     # export / import ----------------------------------------------------------------------
 

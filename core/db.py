@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -194,7 +195,6 @@ def _sqlite_engine(url: str) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")  # persistent; a no-op once the file is in WAL mode
         finally:
             cursor.close()
 
@@ -330,7 +330,7 @@ def apply_schema(conn: Connection, schema: Schema, where: str) -> int:
 
 # --- a store's handle -------------------------------------------------------------------------------------
 
-Translator = Callable[[sa_exc.SQLAlchemyError], PlaygroundError]
+Translator = Callable[[Exception], PlaygroundError]
 
 
 def _reason(exc: BaseException, url: str) -> str:
@@ -371,8 +371,17 @@ class Database:
                     f"{exc.strerror or exc}.",
                     "Set PLAYGROUND_HOME to a writable folder.",
                 ) from exc
+            self._enable_wal()
         with self._transaction(write=True, initializing=True) as conn:
             return apply_schema(conn, self.schema, self.location)
+
+    def _enable_wal(self) -> None:
+        """WAL mode (persistent in the file) lets readers go on while one writer commits; set outside BEGIN."""
+        try:
+            with self.engine.connect() as conn:
+                conn.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
+        except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:  # the driver's own connection: its own errors
+            raise self._translate(exc) from exc
 
     def unavailable(self, exc: BaseException, lost: bool = False) -> DatabaseUnavailableError:
         what = "lost its connection to" if lost else "cannot reach"
