@@ -92,7 +92,7 @@ def never(*args, **kwargs):
 
 
 def pane(model_dir: Path, **changes) -> PaneConfig:
-    return PaneConfig(model=str(model_dir), quant="fp32", device="cpu", params=GREEDY, **changes)
+    return PaneConfig(model=str(model_dir), quant="fp32", device="cpu", **{"params": GREEDY, **changes})
 
 
 class ScriptedStream:
@@ -378,3 +378,25 @@ def test_the_command_line_runs_rag_and_guardrails_presets(model_dir, capsys):
     assert plain["rag"] is None and grounded["rag"]["sources"][0]["source"] == "zorblax.md"
     assert main(["--prompt", QUESTION, "--preset", "rag", *common]) == 2
     assert "needs a document collection" in capsys.readouterr().err
+
+
+def test_stop_keeps_what_the_output_rail_released(pool, model_dir):
+    """Stop during a guarded reply: both panes end "stopped", the guarded pane keeps exactly the text its output
+    rail had released (also in its history), and the model's lock is free again."""
+    long = GenerationParams(temperature=1.0, top_p=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=300, seed=5)
+    panes = {"guard": pane(model_dir, guardrails=True, params=long), "plain": pane(model_dir, params=long)}
+    states: dict[str, PaneState] = {}
+    cancel = threading.Event()
+    events = run_comparison(pool, panes, states, "Tell me a long story.", cancel=cancel,
+                            stream_factory=make_stream_factory(never, guard_for()))  # fmt: skip
+    shown: dict[str, str] = {"guard": "", "plain": ""}
+    for event in events:
+        if event.kind == "chunk":
+            shown[event.pane_id] = states[event.pane_id].reply
+        if len(shown["guard"]) > 40 and not cancel.is_set():
+            cancel.set()
+    assert [states[p].status for p in panes] == ["stopped", "stopped"]
+    guarded = states["guard"]
+    assert guarded.reply and guarded.reply.startswith(shown["guard"])
+    assert guarded.history[-1] == {"role": "assistant", "content": guarded.reply}
+    assert not pool.peek(str(model_dir), "fp32", "cpu").lock.locked()
