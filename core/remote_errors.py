@@ -5,13 +5,14 @@ Contract: every failure talking to a server is a :class:`RemoteError` (a
 whose hint says what to do; the API key never appears in either (:func:`redact`).
 :func:`error_for_response` maps a status and body: 401/403 → :class:`RemoteAuthError`,
 404 → :class:`RemoteModelNotFoundError`, 429 → :class:`RemoteRateLimitError` (with Retry-After),
-5xx → :class:`RemoteServerError`, a 400/422 naming a field that was sent →
+5xx → :class:`RemoteServerError`, a 400/422 (or a 5xx) naming a field that was sent →
 :class:`RemoteParameterError` (with the playground's name for it), any other → :class:`RemoteRequestError`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from core.errors import PlaygroundError
@@ -86,13 +87,30 @@ def server_message(body: str) -> str:
     return text[:MAX_SERVER_TEXT]
 
 
-def rejected_field(message: str, sent: dict[str, str]) -> str | None:
-    """The GenerationParams field whose request key the server's message names (longest key first)."""
-    lowered = message.lower()
+_GENERIC_KEYS = ("stop", "seed")  # words a server failure may use without meaning the field
+
+
+def rejected_field(message: str, sent: dict[str, str], generic: bool = True) -> str | None:
+    """The GenerationParams field whose request key the server's message names as a word (longest
+    key first); ``generic=False`` ignores keys that are also ordinary words ("stop", "seed")."""
     for name, key in sorted(sent.items(), key=lambda item: -len(item[1])):
-        if key.lower() in lowered:
+        if not generic and key in _GENERIC_KEYS:
+            continue
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", message, re.IGNORECASE):
             return name
     return None
+
+
+def _parameter_error(where: str, status: int, text: str, sent: dict[str, str], generic: bool) -> RemoteParameterError | None:
+    name = rejected_field(text, sent, generic)
+    if name is None:
+        return None
+    key = sent[name]
+    return RemoteParameterError(
+        f"{where} rejected the parameter {name}{f' (sent as {key!r})' if key != name else ''}: {text} (HTTP {status})",
+        "Change that setting, or set the endpoint's dialect so it is sent the way this server expects.",
+        parameter=name,
+    )
 
 
 def error_for_response(
@@ -123,17 +141,13 @@ def error_for_response(
         wait = f" Retry after {retry_after} s." if retry_after else ""
         return RemoteRateLimitError(f"{where} is rate limiting requests (HTTP 429: {text}).", f"Wait and retry.{wait}")
     if status >= 500:
-        return RemoteServerError(
+        # some servers fail a request they cannot honour with a 500 naming the field (llama-cpp-python:
+        # "logprobs is not supported for models created with logits_all=False")
+        return _parameter_error(where, status, text, sent or {}, generic=False) or RemoteServerError(
             f"{where} failed (HTTP {status}: {text}).", "The server had an error: retry, or check its logs."
         )
     if status in (400, 422):
-        name = rejected_field(text, sent or {})
-        if name is not None:
-            key = (sent or {})[name]
-            return RemoteParameterError(
-                f"{where} rejected the parameter {name}"
-                f"{f' (sent as {key!r})' if key != name else ''}: {text}",
-                "Change that setting, or set the endpoint's dialect so it is sent the way this server expects.",
-                parameter=name,
-            )
+        rejected = _parameter_error(where, status, text, sent or {}, generic=True)
+        if rejected is not None:
+            return rejected
     return RemoteRequestError(f"{where} rejected the request (HTTP {status}: {text}).", "Check the endpoint settings.")

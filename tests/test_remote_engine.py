@@ -385,3 +385,21 @@ def test_the_pool_serves_and_unloads_remote_models(server: FakeOpenAIServer, tin
     assert pool.unload("remote:fake")
     with pytest.raises(PlaygroundError, match="unloaded"):
         stream_chat(first, HELLO, GenerationParams())
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "parameter"),
+    [(500, "logprobs is not supported for models created with logits_all=False", "logprobs"),
+     (500, "The server stopped unexpectedly", None),
+     (422, "body.top_k: Input should be a valid integer", "top_k")],
+)  # fmt: skip
+def test_server_failures_naming_a_field(remote, server: FakeOpenAIServer, status: int, message: str, parameter) -> None:
+    """A 500 naming a field that was sent (llama-cpp-python fails logprobs that way) is a rejected
+    parameter too, but ordinary words that are also keys ("stop") do not count in a 500."""
+    server.push(Script(status=status, error_body={"error": {"message": message}}))
+    with pytest.raises(PlaygroundError) as caught:
+        run(remote, GenerationParams(stop=("END",), logprobs=True))
+    if parameter is None:
+        assert isinstance(caught.value, RemoteServerError)
+    else:
+        assert isinstance(caught.value, RemoteParameterError) and caught.value.parameter == parameter
