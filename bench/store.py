@@ -5,8 +5,9 @@
     python -m bench.store --saves 400 --chats 200
 
 The Chat page saves a growing reply with ``update_message`` every ``SAVE_INTERVAL_S``; this times
-that call (the reply grows by ~40 characters per save), ``add_message``, ``get`` of a 400-message
-chat, and ``list`` with a search query over ``--chats`` conversations. It prints the median
+that call (the reply grows by ~40 characters per save), ``add_message``, ``get`` of the resulting
+chat (``--saves`` + 1 messages), and ``list`` with a search query over ``--chats`` conversations.
+It prints the median
 milliseconds per call for each database and, with ``--url``, the PostgreSQL/SQLite ratio.
 PostgreSQL tables are created in a fresh schema that is dropped afterwards.
 """
@@ -46,7 +47,7 @@ def measure(store: ConversationStore, saves: int, chats: int) -> dict[str, float
         "update_message": _median_ms(lambda: store.update_message(mid, content="word " * 8 * next(reply)), saves),
         "add_message": _median_ms(lambda: store.add_message(cid, "user", "a question of a few words"), saves),
     }
-    figures["get (400+ messages)"] = _median_ms(lambda: store.get(cid), 20)
+    figures["get (whole chat)"] = _median_ms(lambda: store.get(cid), 20)
     for n in range(chats):
         other = store.create(title=f"chat {n}")
         store.add_message(other, "user", f"Über die Straße {n}")
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             drop()
     names = list(results)
-    print(f"{'ms per call (median)':<24}" + "".join(f"{n:>12}" for n in names) + ("   pg/sqlite" if len(names) > 1 else ""))
+    ratio_header = "   pg/sqlite" if len(names) > 1 else ""
+    print(f"{'ms per call (median)':<24}" + "".join(f"{n:>12}" for n in names) + ratio_header)
     for op in results["sqlite"]:
         row = f"{op:<24}" + "".join(f"{results[n][op]:>12.2f}" for n in names)
         if len(names) > 1:

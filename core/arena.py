@@ -226,7 +226,10 @@ def _translate(exc: Exception, where: str) -> ArenaStoreError:
 
 
 class ArenaStore:
-    """Votes in SQLite (a file) or PostgreSQL (``DATABASE_URL``). Every call is its own transaction; any thread may call."""
+    """Votes in SQLite (a file) or PostgreSQL (``DATABASE_URL``).
+
+    Every call is its own short transaction, so any thread, process or replica may call.
+    """
 
     def __init__(self, path: str | Path | None = None, *, url: str | None = None) -> None:
         """``url`` wins, else SQLite at ``path``, else ``DATABASE_URL``, else ``PLAYGROUND_HOME/arena.sqlite3``."""

@@ -513,7 +513,7 @@ class ConversationStore:
         sql = select(c.id, c.title, c.created_at, c.updated_at, count)
         needle = _fold(_clean_text(query.strip(), "The search query"))
         if needle:
-            in_messages = select(MESSAGES.c.id).where(m.conversation_id == c.id, contains_bytes(m.folded_content, needle))
+            in_messages = select(m.id).where(m.conversation_id == c.id, contains_bytes(m.folded_content, needle))
             sql = sql.where(or_(contains_bytes(c.folded_title, needle), in_messages.exists()))
         sql = sql.order_by(c.updated_at.desc(), c.created_at.desc(), c.id.desc()).limit(limit)
         with self._db.read() as conn:

@@ -130,15 +130,20 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
+def require_pg_bin() -> Path:
+    """The server binaries, or skip the test with the reason (fail it when PLAYGROUND_REQUIRE_POSTGRES=1)."""
     bin_dir = pg_bin_dir()
     if bin_dir is None:
         reason = "PostgreSQL is not installed (make postgres-deps, or apt-get install postgresql)"
         if os.environ.get("PLAYGROUND_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{reason}; PLAYGROUND_REQUIRE_POSTGRES=1 requires it.")
         pytest.skip(reason)
-    server = PostgresServer(bin_dir)
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer(require_pg_bin())
     try:
         server.start()
     except Exception:

@@ -29,7 +29,9 @@ def _errors(at: AppTest) -> str:
         (f"mysql://chat:{SECRET}@db.example/chats", "is not PostgreSQL or SQLite"),
     ],
 )
-def test_database_failure_is_shown_and_other_pages_work(monkeypatch: pytest.MonkeyPatch, url: str, expected: str) -> None:
+def test_database_failure_is_shown_and_other_pages_work(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
     """The Chat page needs the conversation store: it shows the typed error (masked URL, hint) instead of
     crashing. The Compare page's side-by-side mode needs no database and shows no error; its blind arena
     renders and shows the same error only in the leaderboard panel. The password never reaches the page."""

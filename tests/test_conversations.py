@@ -717,7 +717,8 @@ def test_newer_schema_is_refused_untouched(db_url: Callable[[str], str]) -> None
     ConversationStore(url=url).create(title="Future")
     versions = db.VERSIONS
     with db.get_engine(url).begin() as conn:
-        conn.execute(versions.update().where(versions.c.component == "conversations").values(version=SCHEMA_VERSION + 1))
+        newer = versions.update().where(versions.c.component == "conversations").values(version=SCHEMA_VERSION + 1)
+        conn.execute(newer)
     with pytest.raises(SchemaVersionError, match="newer version") as info:
         ConversationStore(url=url)
     assert info.value.hint and f"schema {SCHEMA_VERSION + 1}" in info.value.message

@@ -23,7 +23,16 @@ from sqlalchemy import Column, Integer, MetaData, Table, func, inspect, select, 
 from core import db
 from core.arena import ArenaStore, default_store
 from core.conversations import SCHEMA_VERSION, ConversationStore, ConversationStoreError, SchemaVersionError
-from tests.pg_server import PASSWORD, USER, PostgresServer, db_backend, db_url, free_port, pg_bin_dir, pg_server  # noqa: F401
+from tests.pg_server import (  # noqa: F401 - db_backend, db_url and pg_server are fixtures
+    PASSWORD,
+    USER,
+    PostgresServer,
+    db_backend,
+    db_url,
+    free_port,
+    pg_server,
+    require_pg_bin,
+)
 
 SECRET = "hunter2-NOT-TO-BE-SHOWN"
 
@@ -35,7 +44,7 @@ SECRET = "hunter2-NOT-TO-BE-SHOWN"
     [
         ("postgres://u:pw@db.example:5432/chats", "postgresql+psycopg://u:pw@db.example:5432/chats"),
         ("postgresql://u:pw@db.example/chats", "postgresql+psycopg://u:pw@db.example/chats"),
-        ("postgresql+psycopg2://u@db.example/chats?sslmode=require", "postgresql+psycopg://u@db.example/chats?sslmode=require"),
+        ("postgresql+psycopg2://u@db.example/c?sslmode=require", "postgresql+psycopg://u@db.example/c?sslmode=require"),
         ("postgresql+psycopg://u:p%40ss@h/d", "postgresql+psycopg://u:p%40ss@h/d"),
         ("  postgresql://u@h/d \n", "postgresql+psycopg://u@h/d"),
         ("sqlite:////srv/shared/playground.sqlite3", "sqlite:////srv/shared/playground.sqlite3"),
@@ -177,7 +186,8 @@ def test_version_1_database_is_upgraded_in_place(db_url: Callable[[str], str]) -
     store = ConversationStore(url=url)
     assert store._db.upgraded_from == 1
     c1 = store.get("c1")
-    assert (c1.title, c1.created_at, c1.updated_at, c1.settings) == ("Deutsch", 100.0, 300.0, {"model": "m", "quant": "nf4"})
+    assert (c1.title, c1.created_at, c1.updated_at) == ("Deutsch", 100.0, 300.0)
+    assert c1.settings == {"model": "m", "quant": "nf4"}
     assert [(m.role, m.content, m.reasoning, m.metrics, m.status, m.created_at) for m in c1.messages] == [
         ("user", "Über die STRASSE", "", {}, "complete", 101.0),
         ("assistant", "Gern 🦜, 100% sicher", "denk", {"completion_tokens": 3}, "stopped", 102.0),
@@ -190,7 +200,7 @@ def test_version_1_database_is_upgraded_in_place(db_url: Callable[[str], str]) -
     assert new_id > max(m.id for m in c1.messages + store.get("c2").messages[:-1])
     with db.get_engine(url).connect() as conn:
         assert not db.has_table(conn, "meta")
-        assert conn.execute(select(db.VERSIONS.c.version).where(db.VERSIONS.c.component == "conversations")).scalar() == 2
+        assert db.recorded_version(conn, "conversations") == 2
     assert ConversationStore(url=url)._db.upgraded_from == SCHEMA_VERSION, "a second open finds it current"
 
 
@@ -358,10 +368,7 @@ def test_server_down_then_back(tmp_path: Path) -> None:
     """The server stops while the app runs: the next call fails quickly with DatabaseUnavailableError (the
     pool's pre-ping finds the dead connection, reconnecting is refused); once the server is back, the
     same store object works again with nothing lost, without a restart of the app."""
-    bin_dir = pg_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed")
-    server = PostgresServer(bin_dir).start()
+    server = PostgresServer(require_pg_bin()).start()
     try:
         store = ConversationStore(url=server.url)
         cid = store.create(title="Before")
@@ -378,3 +385,16 @@ def test_server_down_then_back(tmp_path: Path) -> None:
     finally:
         db.dispose(server.url)
         server.stop()
+
+
+def test_bench_store_prints_one_row_per_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.store`` without --url measures SQLite alone: a header naming it, then one row per
+    store operation with a positive median time (each timed call really ran)."""
+    from bench.store import main
+
+    assert main(["--saves", "5", "--chats", "3"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "sqlite"
+    figures = {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1]) for line in rows}
+    assert set(figures) == {"update_message", "add_message", "get (whole chat)", "list search"}
+    assert all(value > 0 for value in figures.values())
