@@ -53,7 +53,12 @@ postgres-deps:
 	fi
 	@ls -d /usr/lib/postgresql/*/bin | tail -1
 
-run: install fetch
+# `make run` adds llama.cpp only when its wheel is already built (a first build takes ~20 min; the app
+# works without it and says so): `make llama` builds it once.
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python[^=]*==//p' requirements-llama.txt 2>/dev/null)
+LLAMA_IF_CACHED := $(if $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl),llama,)
+
+run: install $(LLAMA_IF_CACHED) fetch
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 # llama.cpp is installed for the tests when its optional requirements file is present.

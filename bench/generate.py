@@ -352,6 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.runs, args.new_tokens, args.prompt_tokens = min(args.runs, 2), min(args.new_tokens, 32), 64
         args.turns = args.turns or 3
     loaded = load(model, args.quant, args.device)
+    if loaded.model is None:  # auto picked llama.cpp for a GGUF on the CPU: there is no model.generate
+        loaded.unload()
+        print(f"{model} ran in {loaded.engine} (quant {loaded.quant}); this benchmark compares the transformers "
+              "engine with model.generate: pass --quant fp32 (or see python -m bench.cpu_engines)", file=sys.stderr)
+        return 2
     output: dict[str, Any] = {"model": model, "quant": loaded.quant, "device": loaded.device,
                               "compare": compare(loaded, args.prompt_tokens, args.new_tokens, args.runs)}  # fmt: skip
     if args.turns:
