@@ -35,8 +35,11 @@ Contract of :func:`make_stream_factory` ``(rag_for, guard_for) -> core.compare.S
 - :class:`PaneStream` is what such a pane streams: :class:`core.engine.Chunk` items
   (and one ``Replace`` on an output block); ``reply`` is final once iteration has
   ended (the text as shown: redacted, or the refusal); ``notices`` are for the pane;
-  ``timings`` holds the seconds spent outside the model: ``retrieval_s``,
-  ``input_rails_s``, ``output_rail_s``; ``details`` is a JSON-ready dict, filled as
+  ``timings`` holds the seconds spent outside the model: ``retrieval_s`` (opening the
+  collection, embedding the question, searching, assembling the prompt),
+  ``input_rails_s`` (building the rails and running them on the prompt; a guard model
+  that has to be loaded counts here), ``output_rail_s`` (the output rail's checks);
+  ``details`` is a JSON-ready dict, filled as
   the pane runs, with a ``"rag"`` entry (collection, settings, retrieved count,
   numbered sources with score and whether the reply cites them, citations) and a
   ``"guardrails"`` entry (policy, rails, verdict, where it blocked, category, the
@@ -299,15 +302,14 @@ class PaneStream:
 # --- the factory -------------------------------------------------------------------------------------------
 
 
-def _check_input(stream: PaneStream, guard: GuardSetup, prompt: str) -> bool:
+def _check_input(stream: PaneStream, guard: GuardSetup, prompt: str, started: float) -> bool:
     """Run the input rails into the details; True when they block."""
     info = stream.details["guardrails"]
     if guard.pipeline is None:
         stream.timings["input_rails_s"] = 0.0
         return False
-    started = time.perf_counter()
     result = guard.pipeline.check_input(prompt)
-    stream.timings["input_rails_s"] = time.perf_counter() - started
+    stream.timings["input_rails_s"] = time.perf_counter() - started  # building the rails included
     info["trace"].extend(t.to_dict() for t in result.trace)
     info["input_verdict"] = result.verdict
     if result.blocked:
@@ -320,15 +322,14 @@ def _check_input(stream: PaneStream, guard: GuardSetup, prompt: str) -> bool:
 
 
 def _retrieve(stream: PaneStream, setup: RagSetup, config: PaneConfig, loaded: LoadedModel, system: str,
-              prompt: str) -> list[Message] | None:  # fmt: skip
+              prompt: str, started: float) -> list[Message] | None:  # fmt: skip
     """Retrieve and build the grounded messages (None: nothing to answer from, the reply says why)."""
     from rag.answer import NO_ROOM_REPLY, NO_SOURCES_REPLY, prepare
 
-    started = time.perf_counter()
     budget = prompt_budget(loaded, config.params.max_new_tokens, setup.budget_tokens)
     prepared = prepare(prompt, setup.retrieve, count_tokens=token_counter(loaded), budget_tokens=budget,
                        system_prompt=system or None)  # fmt: skip
-    stream.timings["retrieval_s"] = time.perf_counter() - started
+    stream.timings["retrieval_s"] = time.perf_counter() - started  # opening the collection included
     stream._used_hits = len(prepared.used_hits)
     stream.details["rag"].update(
         retrieved=len(prepared.hits),
@@ -351,6 +352,7 @@ def build_pane_stream(config: PaneConfig, loaded: LoadedModel, messages: list[Me
     stream = PaneStream(loaded)
     guard = None
     if config.guardrails:
+        started = time.perf_counter()
         guard = guard_for(config, loaded)
         stream.guard = guard
         stream.notices.extend(guard.notices)
@@ -359,17 +361,18 @@ def build_pane_stream(config: PaneConfig, loaded: LoadedModel, messages: list[Me
             "output_rail": guard.output, "redact": guard.redact, "verdict": None, "blocked_at": None,
             "category": None, "rail": None, "trace": [], "warnings": [], "redactions": {},
         }  # fmt: skip
-        if _check_input(stream, guard, prompt):
+        if _check_input(stream, guard, prompt, started):
             return stream
         system = merge_system_prompt(guard.policy, system)
     final = [*([{"role": "system", "content": system}] if system.strip() else []), *history,
              {"role": "user", "content": prompt}]  # fmt: skip
     if config.rag:
+        started = time.perf_counter()
         setup = rag_for(config, loaded)
         stream.details["rag"] = {"collection": setup.collection, "settings": dict(setup.settings), "retrieved": 0,
                                  "used": 0, "sources": [], "citations": [], "invalid_citations": [],
                                  "generated": False}  # fmt: skip
-        grounded = _retrieve(stream, setup, config, loaded, system, prompt)
+        grounded = _retrieve(stream, setup, config, loaded, system, prompt, started)
         if grounded is None:
             return stream
         final = [grounded[0], *history, grounded[1]]
@@ -381,11 +384,15 @@ def store_rag_for(budget_tokens: int = 3000) -> RagFor:
     """Retrieval from the environment's Chroma store (``PLAYGROUND_HOME``/``CHROMA_HOST``), default options;
     each collection is queried with the embedding model it records."""
 
+    stores: list[Any] = []  # opened on first use (a Chroma client takes a moment), then shared by the panes
+
     def rag_for(config: PaneConfig, loaded: LoadedModel) -> RagSetup:
         from rag.retrieval import Retriever
         from rag.store import RagStore, StoreConfig
 
-        retriever = Retriever(RagStore(StoreConfig.from_env()), config.collection)
+        if not stores:
+            stores.append(RagStore(StoreConfig.from_env()))
+        retriever = Retriever(stores[0], config.collection)
         options = retriever.options
         return RagSetup(config.collection, retriever.retrieve, budget_tokens,
                         {"k": options.k, "mmr": options.mmr, "budget_tokens": budget_tokens})  # fmt: skip
