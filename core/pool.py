@@ -4,7 +4,7 @@ Contract of :class:`ModelPool`:
 - ``get(name, quant, device)`` returns the loaded model for that key, loading
   it at most once even when several threads ask at the same time (the others
   wait for the first load and get the same object).
-- At most ``max_models`` models stay loaded; loading one more unloads the
+- At most ``max_models`` local models stay loaded (remote ones, ``remote:NAME``, do not count); loading one more unloads the
   least recently used first (never one that is generating: its lock is held).
 - A failed load raises the loader's typed error and leaves nothing behind.
 The UI keeps one pool in ``st.cache_resource``; the pool itself knows no UI.
@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from core.endpoints import REMOTE_PREFIX
 from core.loading import LoadedModel, LoadProgress, free_memory, load
 
 Key = tuple[str, str, str]  # (model, quant, device) as asked for
@@ -45,6 +46,9 @@ class ModelPool:
 
     @staticmethod
     def key(name: str, quant: str = "auto", device: str = "auto") -> Key:
+        """The pool key; a remote model (``remote:NAME``) has one whatever quant/device say (the server's)."""
+        if name.strip().startswith(REMOTE_PREFIX):
+            return (name.strip(), "auto", "auto")
         return (name.strip(), quant, device)
 
     def peek(self, name: str, quant: str = "auto", device: str = "auto") -> LoadedModel | None:
@@ -66,7 +70,8 @@ class ModelPool:
                 if key in self._models:
                     self._models.move_to_end(key)
                     return self._models[key]
-            self._make_room(self.max_models - 1)
+            if not key[0].startswith(REMOTE_PREFIX):  # a remote model holds no weights here
+                self._make_room(self.max_models - 1)
             loaded = load(key[0], key[1], key[2], progress)
             with self._lock:
                 self._models[key] = loaded
@@ -74,12 +79,14 @@ class ModelPool:
             return loaded
 
     def _make_room(self, keep: int) -> None:
-        """Unload least recently used idle models until at most ``keep`` remain."""
+        """Unload least recently used idle local models until at most ``keep`` remain (remote ones
+        hold no weights here and never count)."""
         while True:
             with self._lock:
-                if len(self._models) <= keep:
+                local = {k: m for k, m in self._models.items() if m.engine != "remote"}
+                if len(local) <= keep:
                     return
-                victim = next((k for k, m in self._models.items() if not m.lock.locked()), None)
+                victim = next((k for k, m in local.items() if not m.lock.locked()), None)
                 if victim is None:
                     return  # all busy generating: allow a temporary overshoot rather than block
                 loaded = self._models.pop(victim)

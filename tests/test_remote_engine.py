@@ -372,14 +372,17 @@ def test_logits_processors_need_local_weights(remote) -> None:
 
 def test_the_pool_serves_and_unloads_remote_models(server: FakeOpenAIServer, tiny_qwen25_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """remote:NAME goes through core.loading.load: the pool connects once, returns the same model,
-    and unloading closes the connection pool so the model cannot stream any more."""
+    """remote:NAME goes through core.loading.load: the pool connects once, returns the same model
+    whatever quant/device are asked (they are the server's), a remote model does not take a local
+    model's slot (max_models=1 keeps both), and unloading closes its connection pool."""
     monkeypatch.setenv("PLAYGROUND_ENDPOINTS", json.dumps({"fake": server.endpoint_table(
         tokenizer=str(tiny_qwen25_dir), api_key_env="FAKE_REMOTE_KEY")}))  # fmt: skip
     monkeypatch.setenv("FAKE_REMOTE_KEY", KEY)
-    pool = ModelPool(max_models=2)
+    pool = ModelPool(max_models=1)
+    local = pool.get(str(tiny_qwen25_dir), "fp32", "cpu")
     first = pool.get("remote:fake")
-    assert pool.get("remote:fake") is first and first.name == "remote:fake"
+    assert pool.get("remote:fake", "int8", "cpu") is first and first.name == "remote:fake"
+    assert [e.loaded for e in pool.entries()] == [local, first] and local.model is not None
     _, chunks = run(first)
     assert "".join(c.text for c in chunks) == "Hello world!"
     assert pool.unload("remote:fake")

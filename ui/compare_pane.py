@@ -27,6 +27,7 @@ from ui import presets
 from ui.compare_state import wkey
 from ui.compare_switches import render_switches
 from ui.model_sidebar import option_label
+from ui.remote_picker import remote_names
 from ui.state import CUSTOM_OPTION
 
 KEEP = "session"  # persist_state: settings survive page switches and arena mode
@@ -71,7 +72,7 @@ def _valid_choice(key: str, options: list[Any]) -> None:
 
 
 def _model_widgets(pane: str, pool: ModelPool) -> None:
-    options = [*REGISTRY, CUSTOM_OPTION]
+    options = [*REGISTRY, *remote_names(), CUSTOM_OPTION]
     _valid_choice(wkey(pane, "pick"), options)
     args = (pane, pool)
     st.selectbox("Model", options, key=wkey(pane, "pick"), format_func=option_label, on_change=_on_model_change,

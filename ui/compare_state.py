@@ -29,6 +29,7 @@ from core.compare import PaneConfig, PaneState
 from core.errors import InvalidParameterError
 from core.params import GenerationParams
 from core.pool import ModelPool
+from core.endpoints import is_remote
 from core.registry import QUANTS, REGISTRY, find_spec
 from ui import presets
 from ui import state as app_state
@@ -92,7 +93,7 @@ def sampling_values(params: GenerationParams) -> dict[str, Any]:
 
 def values_for(config: PaneConfig) -> dict[str, Any]:
     """Every setting's widget value for ``config``."""
-    in_registry = config.model in REGISTRY
+    in_registry = config.model in REGISTRY or is_remote(config.model)  # both are picker entries
     preset, language = presets.matching_preset(config.system_prompt)
     return {
         "label": config.label,
@@ -181,6 +182,8 @@ def max_new_tokens_cap(pool: ModelPool, model: str) -> int:
 def quant_options(model: str, current: Any) -> list[str]:
     """The model's quantizations (all of them for a model outside the registry), plus the current one
     when a preset chose another (e.g. int8 of an offline bundle, converted on first load)."""
+    if is_remote(model):
+        return ["auto"]  # the server's own
     spec = find_spec(model) if model else None
     options = list(spec.quants) if spec is not None else list(QUANTS)
     if current in QUANTS and current not in options:
@@ -198,7 +201,7 @@ def pane_values(pane: str) -> dict[str, Any]:
 def default_values(pool: ModelPool) -> dict[str, Any]:
     """A new pane: the sidebar's model, quantization and device, the default system prompt, recommended sampling."""
     choice = app_state.current_choice()
-    in_registry = choice.name in REGISTRY
+    in_registry = choice.name in REGISTRY or is_remote(choice.name)
     thinking = thinking_support(pool, choice.name) is True
     return {
         "label": "",

@@ -21,7 +21,7 @@ from core import hub
 from core.fetch import is_fetched
 from core.loading import LoadedModel
 from core.registry import DEVICES, QUANTS, REGISTRY, ModelSpec, find_spec
-from ui import state
+from ui import remote_picker, state
 from ui.errors import guard, show_error
 from ui.resources import get_load_jobs, get_pool
 from ui.state import CUSTOM_OPTION, ModelChoice
@@ -49,6 +49,8 @@ def availability(alias: str) -> str:
 def option_label(option: str) -> str:
     if option == CUSTOM_OPTION:
         return "Other: hub id or local path…"
+    if remote_picker.is_remote(option):
+        return remote_picker.option_label(option)
     return f"{option} · {availability(option)}"
 
 
@@ -93,7 +95,7 @@ def _on_pick_change() -> None:
 
 
 def _picker() -> ModelChoice:
-    options = [*REGISTRY, CUSTOM_OPTION]
+    options = [*REGISTRY, *remote_picker.remote_names(), CUSTOM_OPTION]
     if st.session_state.get(state.MODEL_PICK) not in options:
         st.session_state[state.MODEL_PICK] = options[0]
     st.selectbox("Model", options, key=state.MODEL_PICK, format_func=option_label, on_change=_on_pick_change)
@@ -106,6 +108,10 @@ def _picker() -> ModelChoice:
             help="A directory saved with save_pretrained (safetensors), a .gguf file, or a hub id (owner/name).",
         )
     choice = state.current_choice()
+    remote_picker.show_config_problem()
+    if remote_picker.is_remote(choice.name):  # the server has its own quantization and device
+        st.caption(remote_picker.remote_caption(choice.name))
+        return choice
     spec = selected_spec(choice)
     quants = spec.quants if spec is not None else QUANTS
     if st.session_state.get(state.MODEL_QUANT) not in quants:
@@ -120,16 +126,24 @@ def _picker() -> ModelChoice:
 
 
 def _loaded_panel(loaded: LoadedModel, choice: ModelChoice) -> None:
-    st.success(
-        f"Loaded: {loaded.quant} ({loaded.engine}) on {loaded.device.upper()} in {loaded.load_seconds:.1f} s, "
-        f"{format_bytes(loaded.memory_bytes)}; context {loaded.context_length:,} tokens.",
-        icon=":material/check_circle:",
-    )
+    if loaded.engine == "remote":
+        st.success(f"Connected in {loaded.load_seconds:.2f} s; context {loaded.context_length:,} tokens.",
+                   icon=":material/cloud_done:")  # fmt: skip
+    else:
+        _local_success(loaded)
     for notice in loaded.notices:
         st.caption(f":material/info: {notice}")
     if st.button("Unload", key="model.unload", width="stretch"):
         get_pool().unload(*choice.key)
         st.rerun()
+
+
+def _local_success(loaded: LoadedModel) -> None:
+    st.success(
+        f"Loaded: {loaded.quant} ({loaded.engine}) on {loaded.device.upper()} in {loaded.load_seconds:.1f} s, "
+        f"{format_bytes(loaded.memory_bytes)}; context {loaded.context_length:,} tokens.",
+        icon=":material/check_circle:",
+    )
 
 
 def _pool_caption() -> None:

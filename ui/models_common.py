@@ -1,8 +1,8 @@
 """What the three tabs of the Models page share: picking a model, finding its specs, formatting.
 
 Contract:
-- :func:`model_options` lists what a picker offers: every registry alias, then
-  models loaded in the shared pool that are not registry aliases, then the
+- :func:`model_options` lists what a picker offers: every registry alias, the
+  configured remote endpoints (``remote:NAME``), then models loaded in the shared pool that are not registry aliases, then the
   sidebar's own choice (a local path or hub id) when it is none of those.
 - :func:`pick_model` draws such a picker, with an "Other: local path…" entry and a
   text field, and returns the name picked ("" when the field is empty).
@@ -27,11 +27,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.endpoints import get_endpoint, is_remote
 from core.errors import CorruptModelError, UnknownModelError
 from core.loading import LoadedModel
 from core.pool import ModelPool
 from core.registry import REGISTRY, find_spec
 from core.specs import ModelSpecs, specs_for, specs_from_config
+from ui.remote_picker import remote_names
 from ui.state import CUSTOM_OPTION, ModelChoice
 
 CUSTOM_LABEL = "Other: local path or hub id…"
@@ -72,7 +74,7 @@ def short_name(name: str) -> str:
 
 def model_options(pool: ModelPool, choice: ModelChoice) -> list[str]:
     """Registry aliases, then loaded non-registry models, then the sidebar's choice if not listed yet."""
-    options = list(REGISTRY)
+    options = [*REGISTRY, *remote_names()]
     for entry in pool.entries():
         if entry.key[0] not in options and find_spec(entry.key[0]) is None:
             options.append(entry.key[0])
@@ -140,6 +142,8 @@ def resolve_specs(name: str, loaded: LoadedModel | None = None) -> ModelSpecs:
         raise UnknownModelError("That is not a model name or path.", "Type the path of a folder holding config.json.")
     if find_spec(name) is not None:
         return specs_for(name)
+    if is_remote(name):
+        return _remote_specs(name)
     path = Path(name).expanduser()
     if loaded is not None and loaded.model is not None and not path.is_dir():
         # A hub id or a .gguf file that was loaded: its config is in memory.
@@ -155,6 +159,18 @@ def resolve_specs(name: str, loaded: LoadedModel | None = None) -> ModelSpecs:
             "Type the path of a folder saved with save_pretrained (it holds config.json), or pick a registry model.",
         )
     return specs_for(name)
+
+
+def _remote_specs(name: str) -> ModelSpecs:
+    """A remote model's specs are its served registry model's; otherwise nothing here can read them."""
+    endpoint = get_endpoint(name)
+    if find_spec(endpoint.model) is not None:
+        return specs_for(endpoint.model)
+    raise UnknownModelError(
+        f"{name} runs on a server as '{endpoint.model}': its config and weights are not here, so its specs "
+        "cannot be read.",
+        "Pick the registry model it serves to see specs; measured memory needs a locally loaded model.",
+    )
 
 
 def loaded_specs(loaded: LoadedModel) -> ModelSpecs | None:

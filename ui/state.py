@@ -101,6 +101,8 @@ def init_model_state() -> None:
     spec = find_spec(default)
     if spec is not None and spec.alias in REGISTRY and not os.path.exists(default):
         st.session_state[MODEL_PICK] = spec.alias
+    elif default.startswith("remote:"):  # a configured endpoint (the picker lists remote:NAME)
+        st.session_state[MODEL_PICK] = default
     else:
         st.session_state[MODEL_PICK] = CUSTOM_OPTION
         st.session_state[MODEL_CUSTOM] = default
@@ -112,7 +114,9 @@ def current_choice() -> ModelChoice:
     """The model the sidebar selects (the default one before the sidebar has run)."""
     init_model_state()
     pick = st.session_state[MODEL_PICK]
-    name = st.session_state.get(MODEL_CUSTOM, "") if pick == CUSTOM_OPTION else pick
+    name = (st.session_state.get(MODEL_CUSTOM, "") if pick == CUSTOM_OPTION else pick) or ""
+    if name.strip().startswith("remote:"):  # the server's own quantization and device: one pool key
+        return ModelChoice(name.strip())
     return ModelChoice(
-        (name or "").strip(), st.session_state.get(MODEL_QUANT, "auto"), st.session_state.get(MODEL_DEVICE, "auto")
+        name.strip(), st.session_state.get(MODEL_QUANT, "auto"), st.session_state.get(MODEL_DEVICE, "auto")
     )
