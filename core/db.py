@@ -94,7 +94,11 @@ def mask_url(url: str | URL) -> str:
     try:
         parsed = url if isinstance(url, URL) else make_url(str(url))
     except (sa_exc.ArgumentError, ValueError, TypeError):
-        masked = re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", str(url))
+        masked = str(url)
+        if "://" in masked:  # up to the last @: the password may hold a raw / or @
+            masked = re.sub(r"(://[^:/@]*:).*@", r"\1***@", masked)
+        else:  # no scheme: anything shaped like user:password@
+            masked = re.sub(r"([^\s:/@]+:)[^\s@]*@", r"\1***@", masked)
         return re.sub(r"(?i)((?:ssl)?password=)[^&]*", r"\1***", masked)
     rendered = parsed.render_as_string(hide_password=True)
     return re.sub(r"(?i)((?:ssl)?password=)[^&]*", r"\1***", rendered)
@@ -125,10 +129,8 @@ def normalize_url(url: str) -> str:
     try:
         parsed = make_url(raw)
     except (sa_exc.ArgumentError, ValueError, TypeError) as exc:
-        raise DatabaseURLError(
-            f"The database URL {mask_url(raw)} is malformed ({scrub(str(exc).splitlines()[0], raw) or 'unparsable'}).",
-            _URL_HINT,
-        ) from None
+        reason = (str(exc).splitlines() or ["unparsable"])[0]
+        raise DatabaseURLError(f"The database URL {mask_url(raw)} is malformed ({reason}).", _URL_HINT) from None
     backend = parsed.get_backend_name()
     if backend in ("postgres", "postgresql"):
         parsed = parsed.set(drivername=PG_DRIVER)
@@ -211,8 +213,9 @@ def _postgres_engine(url: str) -> Engine:
     connect_args: dict[str, Any] = {"application_name": "qwen-playground"}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    if "options" not in parsed.query:
-        connect_args["options"] = f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}"
+    options = parsed.query.get("options", "")
+    if isinstance(options, str) and "lock_timeout" not in options:  # added to the URL's own options
+        connect_args["options"] = f"{options} -c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}".strip()
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=BUSY_TIMEOUT_S, connect_args=connect_args
     )

@@ -86,6 +86,8 @@ def test_bad_urls_are_refused_with_the_password_masked(given: str, match: str) -
         f"postgresql+psycopg://user:{quote(SECRET + '@/:')}@h/d",
         f"postgresql+psycopg://user@h/d?password={SECRET}&sslmode=require",
         f"postgresql://user:{SECRET}@h:notaport/d",  # unparsable: masked by pattern
+        f"postgresql://user:{SECRET}/@x@h:notaport/d",  # unparsable, a raw / and @ in the password
+        f"user:{SECRET}@h/d",  # no scheme at all
     ],
 )
 def test_mask_url_hides_every_password(url: str) -> None:
@@ -360,6 +362,20 @@ def test_wrong_password_is_a_clear_error_without_the_password(pg_server: Postgre
     with pytest.raises(db.DatabaseUnavailableError, match="password authentication failed") as info:
         ConversationStore(url=url)
     assert USER in info.value.message and SECRET not in str(info.value) and PASSWORD not in str(info.value)
+
+
+@pytest.mark.server
+def test_postgres_sessions_get_the_lock_timeout(pg_server: PostgresServer) -> None:
+    """Lock waits end after BUSY_TIMEOUT_S, like SQLite's busy timeout, also when the URL brings its own
+    ``options`` (they are kept: the search_path still applies)."""
+    for url in (pg_server.url, f"{pg_server.url}?options=-csearch_path%3Dpublic"):
+        try:
+            with db.get_engine(url).connect() as conn:
+                assert conn.execute(text("SHOW lock_timeout")).scalar() == f"{db.BUSY_TIMEOUT_S:g}s"
+                if "options" in url:
+                    assert conn.execute(text("SHOW search_path")).scalar() == "public"
+        finally:
+            db.dispose(url)
 
 
 @pytest.mark.server
