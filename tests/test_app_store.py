@@ -1,17 +1,20 @@
-"""AppTest: a database that cannot be used is shown on the page, and the rest of the app keeps working.
+"""AppTest with the shared store: replicas share chats through PostgreSQL; a database that cannot be
+used is shown on the page, and the rest of the app keeps working.
 
-No model is loaded and no server is needed: ``DATABASE_URL`` points at a closed local port (or is
-malformed), which is exactly what a replica sees when PostgreSQL is down or misconfigured.
+The failure test loads no model and needs no server: ``DATABASE_URL`` points at a closed local port
+(or is malformed), which is exactly what a replica sees when PostgreSQL is down or misconfigured.
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.pg_server import free_port
+from core.conversations import ConversationStore
+from tests.pg_server import PostgresServer, free_port, pg_server  # noqa: F401 - pg_server is a fixture
 from ui import compare_state as cs
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -50,3 +53,33 @@ def test_database_failure_is_shown_and_other_pages_work(
     assert not at.exception, at.exception
     arena_errors = _errors(at)
     assert expected in arena_errors and SECRET not in arena_errors
+
+
+@pytest.mark.server
+def test_chat_in_one_replica_is_seen_by_another(
+    monkeypatch: pytest.MonkeyPatch, tiny_qwen25_dir: Path, pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Two app replicas with the same DATABASE_URL (two AppTests, each with its own PLAYGROUND_HOME, so
+    nothing is shared but PostgreSQL): a turn answered in the first is in the second's chat list, and
+    opening it there shows the same two messages that the store holds."""
+    monkeypatch.setenv("DATABASE_URL", pg_server.url)
+    monkeypatch.setenv("PLAYGROUND_DEFAULT_MODEL", str(tiny_qwen25_dir))
+    first = AppTest.from_file(APP, default_timeout=90)
+    first.run()
+    first.number_input(key="params.max_new_tokens").set_value(4)
+    first.chat_input[0].set_value("Hello from replica one").run()
+    assert not first.exception, first.exception
+    chat_id = first.query_params["chat"]
+    stored = ConversationStore(url=pg_server.url).get(chat_id)
+    assert [m.role for m in stored.messages] == ["user", "assistant"] and stored.messages[1].status == "complete"
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "replica-two"))
+    second = AppTest.from_file(APP, default_timeout=90)
+    second.run()
+    assert any(b.label.startswith("Hello from replica one") for b in second.sidebar.button), "listed in replica two"
+    second.query_params["chat"] = chat_id
+    second.run()
+    assert not second.exception, second.exception
+    bubbles = ["".join(md.value for md in m.markdown) for m in second.chat_message]
+    reply = textwrap.dedent(stored.messages[1].content).strip()  # what st.markdown displays of it
+    assert bubbles == ["Hello from replica one", reply]
