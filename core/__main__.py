@@ -3,7 +3,8 @@
 - ``generate`` streams a reply to stdout (reasoning to stderr, dimmed), or with
   ``--json`` prints one object with text, reasoning and metrics.
 - ``fetch ALIAS`` downloads, joins and verifies an offline GGUF bundle.
-- ``models`` lists the registry and what is available offline here.
+- ``models`` lists the registry and what is available offline here, then the configured remote
+  endpoints (``remote:NAME``).
 Errors print their message and hint on stderr and exit with status 2.
 """
 
@@ -65,6 +66,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "offline": available,
             }
         )
+    rows += _remote_rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -74,6 +76,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
     return 0
+
+
+def _remote_rows() -> list[dict]:
+    """The configured endpoints (remote:NAME) as rows; nothing is contacted, the key is masked."""
+    from core.endpoints import EndpointConfigError, load_endpoints
+
+    try:
+        endpoints = load_endpoints()
+    except EndpointConfigError as exc:
+        print(f"Remote endpoints: {exc.message} {exc.hint}", file=sys.stderr)
+        return []
+    return [
+        {"alias": e.picker_name, "hub_id": e.model, "family": e.family or "?", "size": "-",
+         "context": e.context_length or "server", "license": "-", "thinking": e.thinking, "quants": "remote",
+         "offline": f"remote: {e.display_url} (key {e.masked_key})"}
+        for e in endpoints.values()
+    ]  # fmt: skip
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -406,3 +406,48 @@ def test_server_failures_naming_a_field(remote, server: FakeOpenAIServer, status
         assert isinstance(caught.value, RemoteServerError)
     else:
         assert isinstance(caught.value, RemoteParameterError) and caught.value.parameter == parameter
+
+
+def test_the_probe_suite_runs_on_a_remote_model(remote, server: FakeOpenAIServer) -> None:
+    """The capability probes go through the same engine contract: each JSON-output probe is sent
+    to the server once, its scripted reply is what gets scored, and the run records the remote
+    model's name, quantization and device."""
+    from core.probes import catalog
+    from core.probes.runner import run_loaded
+
+    result = run_loaded(remote, only="json_output")
+    assert result.complete and len(result.results) == len(catalog.JSON_OUTPUT) == len(server.requests)
+    assert all(r.reply == "Hello world!" and r.error is None for r in result.results)
+    assert (result.config.model, result.config.quant, result.config.device) == ("remote:fake", "remote", "remote")
+
+
+def test_guardrails_self_check_runs_on_a_remote_model(remote, server: FakeOpenAIServer) -> None:
+    """The guardrails' model rails wrap any loaded model as a generator: on a remote one it sends a
+    greedy, non-thinking request with the rail's token budget and returns the server's text; the
+    log-probability scorer needs local weights, so it is None and the self-check generates."""
+    from core.guardrails.pipeline import generator_from_loaded, self_check_from_loaded
+
+    generate = generator_from_loaded(remote)
+    assert generate([{"role": "user", "content": "Is this safe?"}], 8) == "Hello world!"
+    body = server.requests[-1]
+    assert (body["max_tokens"], body["temperature"], body["repetition_penalty"]) == (8, 0.0, 1.0)
+    assert self_check_from_loaded(remote)[1] is None
+
+
+def test_the_command_line_lists_and_uses_remote_endpoints(server: FakeOpenAIServer, tiny_qwen25_dir: Path) -> None:
+    """`python -m core models` lists remote:fake with its URL and masked key (without contacting it),
+    and `generate --model remote:fake --json` prints the server's reply with remote metrics."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FAKE_CLI_KEY": KEY, "PLAYGROUND_ENDPOINTS": json.dumps(
+        {"fake": server.endpoint_table(tokenizer=str(tiny_qwen25_dir), api_key_env="FAKE_CLI_KEY")})}  # fmt: skip
+    listed = subprocess.run([sys.executable, "-m", "core", "models"], capture_output=True, text=True, env=env, timeout=120)
+    line = next(line for line in listed.stdout.splitlines() if line.startswith("remote:fake"))
+    assert server.base_url in line and KEY[-4:] in line and KEY not in listed.stdout
+    done = subprocess.run([sys.executable, "-m", "core", "generate", "--model", "remote:fake", "--prompt", "Hi", "--json"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["text"] == "Hello world!" and payload["metrics"]["device"] == "remote"
