@@ -28,6 +28,7 @@ from core.pool import ModelPool
 from rag.answer import NO_SOURCES_REPLY
 from rag.errors import CollectionNotFoundError
 from rag.ingest import ingest_uploads
+from rag.options import RetrievalOptions
 from rag.prompt import GROUNDING_RULES
 from rag.retrieval import Retriever
 from rag.store import RagStore, StoreConfig
@@ -348,12 +349,13 @@ def test_exports_hold_the_settings_sources_and_trace(pool, model_dir, store):
     document = export_json(QUESTION, panes, states)
     exported = document["panes"][0]
     assert exported["config"]["collection"] == "notes"
-    assert exported["rag"]["settings"] == {"k": 5} and exported["rag"]["sources"][0]["source"] == "zorblax.md"
+    k = RetrievalOptions().k  # what rag_for_store reports
+    assert exported["rag"]["settings"] == {"k": k} and exported["rag"]["sources"][0]["source"] == "zorblax.md"
     assert exported["guardrails"]["policy"] == "default" and exported["guardrails"]["verdict"] in ("allow", "warn")
     assert exported["guardrails"]["trace"][0]["rail"] == "rules"
     assert document["panes"][1]["rag"] is None and document["panes"][1]["guardrails"] is None
     text = export_markdown(QUESTION, panes, states)
-    assert "on: collection notes" in text and "Collection `notes` (k=5): 2 retrieved, 2 in the prompt" in text
+    assert "on: collection notes" in text and f"Collection `notes` (k={k}): 2 retrieved, 2 in the prompt" in text
     assert "| 1 | zorblax.md |" in text and "| rules | allow |" in text
 
 
