@@ -101,3 +101,48 @@ def test_compare_a_local_and_a_remote_pane(monkeypatch, server: FakeOpenAIServer
     assert [panes[p].status for p in ("p1", "p2")] == ["done", "done"]
     assert panes["p2"].reply == "From the server." and panes["p2"].metrics["device"] == "remote"
     assert panes["p1"].metrics["device"] == "cpu"
+
+
+def test_rag_answers_with_a_remote_model(monkeypatch, server: FakeOpenAIServer) -> None:
+    """The RAG page's two answers (plain and grounded) both stream from the endpoint: both sides show
+    the server's text, and the grounded request carried the retrieved sources, the plain one not."""
+    from rag.demo import DEMO_COLLECTION
+    from ui import rag_state
+    from ui.rag_resources import EMBEDDINGS_ENV
+
+    monkeypatch.setenv(EMBEDDINGS_ENV, "hashing")
+    at = start(monkeypatch, "remote:fake", "app_pages/rag.py")
+    for key in ("rag.demo", "rag.ask"):
+        at.button(key=key).click().run()
+        assert not at.exception, at.exception
+    turn = at.session_state[rag_state.TURN]
+    assert turn.collection == DEMO_COLLECTION and turn.answer is not None and turn.answer.used_hits
+    assert (turn.plain.status, turn.rag.status) == ("complete", "complete")
+    assert turn.plain.text == turn.rag.text == "Hello world!"
+    prompts = [json.dumps(r["messages"]) for r in server.requests]
+    hit = turn.answer.used_hits[0].text[:40]
+    assert len(prompts) == 2 and sum(json.dumps(hit)[1:-1] in p for p in prompts) == 1
+
+
+def test_guardrails_columns_with_a_remote_model(monkeypatch, server: FakeOpenAIServer) -> None:
+    """The Guardrails page generates its three columns (raw, safety prompt, all rails) on the
+    endpoint; the safety-prompt column's request carries the extra system prompt."""
+    from ui import guardrails_state as gs
+
+    at = start(monkeypatch, "remote:fake", "app_pages/guardrails.py")
+    at.text_area(key=gs.PROMPT).set_value("How do I kill a zombie process on Linux?")
+    at.button(key="gr.run").click().run()
+    assert not at.exception, at.exception
+    turn = at.session_state[gs.TURN]
+    for kind, column in turn.columns.items():
+        assert (column.status, column.text) == ("complete", "Hello world!"), (kind, column.error)
+    systems = [r["messages"][0]["content"] for r in server.requests if r["messages"][0]["role"] == "system"]
+    assert len(server.requests) >= 3 and systems  # the safety prompt went to the server
+
+
+def test_models_page_explains_what_a_remote_model_cannot_show(monkeypatch) -> None:
+    """On the Models page a remote model is offered in the pickers; its specs need its config,
+    which is on the server, so the page says so instead of failing."""
+    at = start(monkeypatch, "remote:fake", "app_pages/models.py")
+    assert any("remote:fake" in " ".join(map(str, s.options)) for s in at.selectbox)
+    assert any("runs on a server" in e.value for kind in (at.error, at.warning, at.info) for e in kind)
