@@ -15,6 +15,8 @@ exercised with a reply known in advance.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import textwrap
 import threading
@@ -128,12 +130,16 @@ def set_editor(at: AppTest, text: str) -> None:
 
 def test_benign_prompt_is_answered_three_ways_with_each_trace(monkeypatch, guard_model_dir):
     """A tricky-benign prompt with every input rail ticked: all three columns are generated and their text is on
-    screen as Markdown without HTML; the rules allow it; the self-check asked the model (a latency above zero
-    and its raw reply in the note); the guard model, not in the cache with the hub offline, is skipped with a
+    screen as Markdown without HTML; the rules allow it; the self-check scored the model's verdict (a latency above
+    zero, its log-probability margin shown against the policy's threshold); the guard model, not in the cache with the hub offline, is skipped with a
     notice instead of failing.
     The trace tables show exactly the turn's entries and the safety prompt's cost in prompt tokens, which is the
     difference the engine measured between the raw and the safety-prompt column."""
     at = start(monkeypatch, guard_model_dir)
+    # The tiny model's margin is a random finite number: a threshold of +100 nats is above any it gives,
+    # so its self-check allows and all three columns are generated.
+    policy = default_policy()
+    at.session_state[gs.POLICY] = replace(policy, settings=replace(policy.settings, self_check_threshold=100.0))
     at.checkbox(key=gs.SELF_CHECK).check()
     run(at)
     at.checkbox(key=gs.GUARD).check()
@@ -157,8 +163,11 @@ def test_benign_prompt_is_answered_three_ways_with_each_trace(monkeypatch, guard
     entries = {e.rail: e for e in turn.columns["rails"].trace}
     assert entries["rules"].verdict == "allow"
     assert rows(rails_table, "rules")[0]["latency (ms)"] == round(entries["rules"].latency_ms, 3)
-    assert entries["self-check"].latency_ms > 0 and "reply:" in entries["self-check"].note
-    assert rows(rails_table, "self-check")[0]["note"] == entries["self-check"].note
+    check = entries["self-check"]
+    assert check.latency_ms > 0 and check.rule == "logprob-margin" and check.threshold is not None
+    assert rows(rails_table, "self-check")[0]["note"] == check.note
+    assert rows(rails_table, "self-check")[0]["rule / score"] == (
+        f"logprob-margin ({check.score:+.2f}, threshold {check.threshold:+.2f})")
     assert entries["guard"].verdict == "skipped" and rows(rails_table, "guard")[0]["verdict"] == "skipped"
     assert any("Qwen/Qwen3Guard-Gen-0.6B" in i.value and "skipped" in i.value for i in at.info)
     assert [r["rail"] for r in rails_table.to_dict("records")][-2:] == ["output", "pii"]  # the output rails ran

@@ -25,6 +25,7 @@ from core.guardrails import (
     GuardrailPipeline,
     Policy,
     generator_from_loaded,
+    self_check_from_loaded,
     load_guard_rail,
 )
 from core.loading import LoadedModel
@@ -65,7 +66,8 @@ def render_rail_chooser() -> RailChoice:
                         help="Regular expressions on normalised text: well under a millisecond.")  # fmt: skip
     self_check = st.checkbox("Self-check (input, same model)", key=gs.SELF_CHECK, persist_state=KEEP,
                              help="The sidebar's model is asked, with a moderation prompt, whether the prompt "
-                             "violates the policy: one more generation before the answer.")  # fmt: skip
+                             "violates the policy. Scored in one forward pass: it blocks when log P(unsafe) - "
+                             "log P(safe) reaches the policy's threshold (trace: score vs threshold).")  # fmt: skip
     guard = render_guard_picker(gs.GUARD, gs.GUARD_MODEL)
     output = st.checkbox("Output rail (rules on the reply)", key=gs.OUTPUT, persist_state=KEEP,
                          help="Checks the reply while it streams; a harmful reply is cut off and replaced "
@@ -90,11 +92,13 @@ def build_pipeline(
     """The pipeline for ``rails`` (see the module docstring)."""
     if not rails:
         return None
-    generator = generator_from_loaded(loaded) if "self-check" in rails and loaded is not None else None
+    generator = scorer = None
+    if "self-check" in rails and loaded is not None:
+        generator, scorer = self_check_from_loaded(loaded)
     guard = None
     if "guard" in rails:
         guard = load_guard_rail(guard_model or DEFAULT_GUARD_MODEL, loader=_pool_generator)
         if not guard.available:
             notices.append(f"Guard model `{guard.spec.hub_id}` skipped: {guard.reason} The other rails decide.")
-    return GuardrailPipeline(policy, rails, generator=generator, guard=guard,
+    return GuardrailPipeline(policy, rails, generator=generator, scorer=scorer, guard=guard,
                              generator_unavailable_reason="no chat model loaded")  # fmt: skip

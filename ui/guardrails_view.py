@@ -75,7 +75,8 @@ def badge(column: Column, label: str) -> str:
 def _entry_row(entry: TraceEntry) -> dict[str, Any]:
     detail = entry.rule or ""
     if entry.score is not None and entry.verdict not in ("skipped", "error"):
-        detail = f"{detail} ({entry.score:.2f})" if detail else f"{entry.score:.2f}"
+        score = f"{entry.score:.2f}" if entry.threshold is None else f"{entry.score:+.2f}, threshold {entry.threshold:+.2f}"
+        detail = f"{detail} ({score})" if detail else score
     return {"rail": entry.rail, "verdict": entry.verdict, "category": entry.category or "", "rule / score": detail,
             "latency (ms)": round(entry.latency_ms, 3), "note": entry.note}  # fmt: skip
 
