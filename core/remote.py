@@ -327,10 +327,15 @@ class RemoteStream:
     def _as_error(self, exc: BaseException, partial: bool) -> RemoteError:
         if isinstance(exc, RemoteError):
             error = exc
+        elif isinstance(exc, SSEError):  # (an httpx error too) e.g. a JSON answer where a stream was asked for
+            error = RemoteStreamError(
+                f"Endpoint '{self.backend.label}' sent a broken event stream ({exc}).",
+                "Is base_url an OpenAI-compatible API that streams (server-sent events)?",
+            )
         elif isinstance(exc, (httpx.HTTPError, httpx.StreamError)):
             error = self.backend._translate(exc, "mid-stream" if partial else "before the first token")
         else:
-            error = RemoteStreamError(f"Endpoint '{self.backend.label}' sent a broken event stream ({exc}).", "Retry.")
+            error = RemoteStreamError(f"Endpoint '{self.backend.label}' failed ({type(exc).__name__}: {exc}).", "Retry.")
         if partial:
             error.message += " The partial reply was kept."
         return error
