@@ -19,6 +19,7 @@ from typing import Any
 
 from core.errors import PlaygroundError
 from rag.errors import RagError
+from rag.options import ANSWER_K
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-offline"
 DEFAULT_ASK_BUDGET = 3000
@@ -117,7 +118,8 @@ def _engine(model: str, quant: str, device: str, max_new_tokens: int, temperatur
             "`python -m rag query` still works: it retrieves without a model.",
         ) from exc
     loaded = load(model, quant=quant, device=device)
-    params = GenerationParams(temperature=temperature, max_new_tokens=max_new_tokens)
+    # No repetition penalty (as on the page): it would also penalise the source words and "[n]" a grounded answer copies.
+    params = GenerationParams(temperature=temperature, max_new_tokens=max_new_tokens, repetition_penalty=1.0)
     metrics: dict[str, Any] = {}
 
     def generate(messages: list[dict]) -> str:
@@ -218,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval = argparse.ArgumentParser(add_help=False)
     group = retrieval.add_argument_group("retrieval")
     group.add_argument("--collection", required=True)
-    group.add_argument("--k", type=int, default=5, help="chunks to retrieve (default 5)")
+    group.add_argument("--k", type=int, default=ANSWER_K, help=f"chunks to retrieve (default {ANSWER_K})")
     group.add_argument("--mmr", action="store_true", help="re-rank by maximal marginal relevance")
     group.add_argument("--fetch-k", type=int, default=20, help="MMR candidates (default 20)")
     group.add_argument("--lambda-mult", type=float, default=0.5, help="MMR relevance/diversity (default 0.5)")

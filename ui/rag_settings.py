@@ -20,7 +20,7 @@ import streamlit as st
 from core.params import GenerationParams
 from rag.answer import DEFAULT_BUDGET_TOKENS
 from rag.embeddings import DEFAULT_EMBEDDING_MODEL, HASHING, embedding_id
-from rag.options import ChunkingOptions, IngestOptions, RetrievalOptions
+from rag.options import ANSWER_K, ChunkingOptions, IngestOptions, RetrievalOptions
 from ui.rag_resources import default_embedding_model
 
 K = "rag.set."  # prefix of every settings widget key
@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "chunk_overlap": 80,
     "max_mb": 20,
     "embedding": None,  # filled from default_embedding_model() on first draw
-    "k": 4,
+    "k": ANSWER_K,
     "mmr": False,
     "fetch_k": 20,
     "lambda_mult": 0.5,
@@ -111,7 +111,9 @@ def render_rag_settings() -> RagSettings:
                          help="A collection keeps the model it was built with: vectors of two models cannot be compared.",
                          **keep)  # fmt: skip
         with st.expander("Retrieval", icon=":material/manage_search:"):
-            st.slider("Chunks to retrieve (k)", 1, 20, DEFAULTS["k"], key=key("k"), **keep)
+            st.slider("Chunks to retrieve (k)", 1, 20, DEFAULTS["k"], key=key("k"), **keep,
+                      help="The best k chunks go into the prompt. Small models answer best from few sources; "
+                      "3 already hold the answer to every demo question.")  # fmt: skip
             mmr = st.toggle("Diverse results (MMR)", DEFAULTS["mmr"], key=key("mmr"), **keep,
                             help="Maximal marginal relevance: skip chunks that repeat what a better one already says.")  # fmt: skip
             if mmr:
