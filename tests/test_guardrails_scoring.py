@@ -303,3 +303,4 @@ def test_margins_are_read_from_an_eval_report_by_label():
         {"label": "benign", "trace": [{"rail": "self-check", "score": None, "rule": "logprob-margin"}]},
     ]}
     assert self_check_margins(report) == {"benign": [-1.5], "harmful": [2.5]}
+
