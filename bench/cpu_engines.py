@@ -264,6 +264,8 @@ def run_benchmark(new_tokens: int, runs: int, threads: int, paths: Sequence[str]
         for run in range(runs):
             for position, path in enumerate(ordered):  # a prompt of its own for every path and run
                 samples[path].append(runners[path](run * len(PATHS) + position))
+                rate = samples[path][-1]["tokens_per_s"]
+                print(f"run {run + 1}/{runs} {path}: {_fmt(rate, '{:.1f}')} tokens/s", file=sys.stderr, flush=True)
     finally:
         for step in reversed(cleanup):
             step()
