@@ -277,3 +277,25 @@ def test_bad_gguf_file_is_a_clear_error(llama_model, tmp_path, content):
     with pytest.raises(CorruptModelError) as info:
         LlamaContext(str(path), 512, 1)
     assert "llama.cpp could not read" in info.value.message and info.value.hint
+
+
+@pytest.mark.slow
+def test_compare_runs_gguf_next_to_fp32(llama_model):
+    """Compare can put llama.cpp (gguf) next to transformers (fp32) for the same GGUF: both panes answer
+    the same question, each from its own engine, in one interleaved run."""
+    from core.compare import PaneConfig, run_comparison
+    from core.pool import ModelPool
+
+    pool = ModelPool(max_models=2)
+    panes = {q: PaneConfig(model=OFFLINE_ALIAS, quant=q, device="cpu", params=GREEDY, label=q) for q in ("gguf", "fp32")}
+    states: dict = {}
+    try:
+        for _ in run_comparison(pool, panes, states, "What is the capital of France?"):
+            pass
+        engines = {q: pool.peek(OFFLINE_ALIAS, q, "cpu").engine for q in panes}
+        assert engines == {"gguf": "llama.cpp", "fp32": "transformers"}
+        for q in panes:
+            assert states[q].error is None and "Paris" in states[q].reply, (q, states[q].reply)
+    finally:
+        for q in panes:
+            pool.unload(OFFLINE_ALIAS, q, "cpu")
