@@ -19,6 +19,10 @@ Contract:
 - One llama.cpp context holds one sequence. Two replies interleaved in one thread (Compare panes on
   the same model) each get their own context: a second one is opened on demand and closed when
   idle again, so memory goes back to one context afterwards.
+- Threads: ``PLAYGROUND_LLAMA_THREADS``, else the physical cores (best on an idle machine; on a
+  shared one fewer threads are much faster, see docs/PERFORMANCE.md). Window: ``PLAYGROUND_LLAMA_CTX``,
+  else the native window capped at 8192 tokens; ``loaded.context_length`` is that window, so the
+  conversation is fitted to what llama.cpp really holds.
 """
 
 from __future__ import annotations
@@ -206,6 +210,11 @@ class LlamaBackend:
     def first(self) -> LlamaContext | None:
         return self._idle[0] if self._idle else None
 
+    @property
+    def idle_contexts(self) -> int:
+        """Contexts open and waiting (memory held beyond the replies now streaming)."""
+        return len(self._idle)
+
     def acquire(self, prompt_ids: list[int]) -> LlamaContext:
         """The idle context sharing the longest prefix with ``prompt_ids``, or a new one if none is idle."""
         with self._pool_lock:
@@ -287,7 +296,8 @@ class LlamaChatStream(ChatStream):
             self._measure(memory)
 
     def _picker(self, context: LlamaContext, prompt_ids: list[int]) -> Any:
-        """``() -> token id`` for the next position: llama.cpp's sampler, or transformers' with processors."""
+        """``(history) -> token id`` for the next position: llama.cpp's sampler chain, or transformers'
+        ``sample`` with its processors (the caller's included) on llama.cpp's logits."""
         params = self.params
         if not self.extra_processors:
             sampler = build_sampler(context.llm, params, prompt_ids)

@@ -201,7 +201,7 @@ def test_interleaved_streams_on_one_model_do_not_mix(llama_model):
             if next(it, None) is None:
                 live.remove(it)
     assert [s.reply.text for s in streams] == alone
-    assert llama_model.backend.contexts_opened >= 2 and len(llama_model.backend._idle) == 1
+    assert llama_model.backend.contexts_opened >= 2 and llama_model.backend.idle_contexts == 1
 
 
 # --- selection and errors --------------------------------------------------------------------------------
