@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from core.compare import PaneConfig
+from core.endpoints import is_remote
 from core.errors import PlaygroundError
 from core.params import MAX_NEW_TOKENS_LIMIT
 from core.pool import ModelPool
@@ -90,8 +91,9 @@ def _model_widgets(pane: str, pool: ModelPool) -> None:
                    help="auto: bf16 on a GPU, fp32 on the CPU. Panes with the same model, quantization and "
                    "device share one loaded copy.")  # fmt: skip
     _valid_choice(wkey(pane, "device"), list(DEVICES))
-    right.selectbox("Device", DEVICES, key=wkey(pane, "device"), persist_state=KEEP,
-                    help="auto: the GPU when there is one.")  # fmt: skip
+    remote = is_remote(model)
+    right.selectbox("Device", DEVICES, key=wkey(pane, "device"), persist_state=KEEP, disabled=remote,
+                    help="The server's own." if remote else "auto: the GPU when there is one.")  # fmt: skip
     st.text_input("Label (optional)", key=wkey(pane, "label"), max_chars=60, persist_state=KEEP,
                   placeholder="e.g. int8", help="Shown in the figures, the exports and the leaderboard.")  # fmt: skip
 
