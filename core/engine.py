@@ -328,7 +328,39 @@ def _starts_in_reasoning(prompt: str) -> bool:
     return prompt.rstrip(" ").endswith("<think>\n")
 
 
-class ChatStream:
+class StreamBase:
+    """What every engine's stream shares: iterate once to get :class:`Chunk` objects (``_run``),
+    ``answer_text`` for the answer alone, ``close`` to cancel. Subclasses set ``cancel`` and
+    ``reply`` and implement ``_run``."""
+
+    cancel: threading.Event
+    reply: Reply
+    _iterator: Iterator[Chunk] | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    def answer_text(self) -> Iterator[str]:
+        """Only the answer pieces, as plain strings (for ``st.write_stream``)."""
+        for chunk in self:
+            if chunk.kind == "answer":
+                yield chunk.text
+
+    def close(self) -> None:
+        self.cancel.set()
+        if self._iterator is not None:
+            try:
+                self._iterator.close()  # type: ignore[attr-defined]
+            except ValueError:  # being iterated by another thread right now: the cancel event stops it
+                pass
+
+    def _run(self) -> Iterator[Chunk]:
+        raise NotImplementedError
+
+
+class ChatStream(StreamBase):
     """Iterable of :class:`Chunk`; ``reply`` is complete once iteration has ended."""
 
     def __init__(
@@ -355,22 +387,6 @@ class ChatStream:
         )
         self.reply = Reply()
         self._iterator: Iterator[Chunk] | None = None
-
-    def __iter__(self) -> Iterator[Chunk]:
-        if self._iterator is None:
-            self._iterator = self._run()
-        return self._iterator
-
-    def answer_text(self) -> Iterator[str]:
-        """Only the answer pieces, as plain strings (for ``st.write_stream``)."""
-        for chunk in self:
-            if chunk.kind == "answer":
-                yield chunk.text
-
-    def close(self) -> None:
-        self.cancel.set()
-        if self._iterator is not None:
-            self._iterator.close()  # type: ignore[attr-defined]
 
     def _run(self) -> Iterator[Chunk]:
         loaded, params, metrics = self.loaded, self.params, self.reply.metrics

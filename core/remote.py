@@ -41,7 +41,7 @@ from httpx_sse import EventSource, SSEError
 
 from core.context import FitResult, Message, fit_messages
 from core.endpoints import Endpoint
-from core.engine import Chunk, Reply, StopStringFilter, TokenLogprob
+from core.engine import Chunk, Reply, StreamBase, StopStringFilter, TokenLogprob
 from core.errors import PlaygroundError
 from core.loading import LoadedModel, LoadProgress, SerializedTokenizer
 from core.params import GenerationParams
@@ -228,8 +228,10 @@ def _shutdown_socket(response: httpx.Response) -> None:
             pass
 
 
-class RemoteStream:
-    """Iterable of :class:`Chunk`; ``reply`` is complete once iteration has ended (as ChatStream)."""
+class RemoteStream(StreamBase):
+    """Iterable of :class:`Chunk`; ``reply`` is complete once iteration has ended (as ChatStream).
+
+    ``close`` from another thread while iterating sets ``cancel``; the watcher then closes the connection."""
 
     def __init__(
         self,
@@ -256,24 +258,6 @@ class RemoteStream:
         self.reply = Reply()
         self._iterator: Iterator[Chunk] | None = None
         self._finished = threading.Event()
-
-    def __iter__(self) -> Iterator[Chunk]:
-        if self._iterator is None:
-            self._iterator = self._run()
-        return self._iterator
-
-    def answer_text(self) -> Iterator[str]:
-        for chunk in self:
-            if chunk.kind == "answer":
-                yield chunk.text
-
-    def close(self) -> None:
-        self.cancel.set()
-        if self._iterator is not None:
-            try:
-                self._iterator.close()  # type: ignore[attr-defined]
-            except ValueError:  # iterated by another thread right now: the watcher closes the connection
-                pass
 
     def _watch(self, response: httpx.Response) -> None:
         """Close the connection as soon as ``cancel`` is set, even while waiting for the server."""
