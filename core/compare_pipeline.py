@@ -62,6 +62,7 @@ from core.context import Message
 from core.engine import ChatStream, Chunk, Metrics, Reply, stream_chat
 from core.errors import PlaygroundError
 from core.guardrails import GuardrailPipeline, Policy, guard_stream, merge_system_prompt
+from core.guardrails.pipeline import describe_chain
 from core.loading import LoadedModel
 
 TEMPLATE_MARGIN_TOKENS = 32  # room for the chat template around the system and user messages
@@ -99,13 +100,7 @@ class GuardSetup:
 
     def describe(self) -> str:
         """The chain of rails, e.g. ``rules → safety prompt → output rail → PII redaction``."""
-        parts = list(self.input_rails) or ["no input rails"]
-        parts.append("safety prompt")
-        if self.output:
-            parts.append("output rail")
-        if self.redact:
-            parts.append("PII redaction")
-        return " → ".join(parts)
+        return describe_chain(self.input_rails, self.output, self.redact)
 
 
 RagFor = Callable[[PaneConfig, LoadedModel], RagSetup]

@@ -47,6 +47,7 @@ from core.guardrails import (
     guard_stream,
     merge_system_prompt,
 )
+from core.guardrails.pipeline import describe_chain
 
 ColumnKind = Literal["raw", "prompt", "rails"]
 COLUMN_KINDS: tuple[ColumnKind, ...] = ("raw", "prompt", "rails")
@@ -92,13 +93,7 @@ class RailChoice:
         return tuple(name for name, on in names if on)
 
     def describe(self) -> str:
-        parts = list(self.input_rails) or ["no input rails"]
-        parts.append("safety prompt")
-        if self.output:
-            parts.append("output rail")
-        if self.redact:
-            parts.append("PII redaction")
-        return " → ".join(parts)
+        return describe_chain(self.input_rails, self.output, self.redact)
 
 
 @dataclass

@@ -50,6 +50,17 @@ _ALIASES = {"rule": "rules", "selfcheck": "self-check", "self_check": "self-chec
             "guard_model": "guard"}
 
 
+def describe_chain(input_rails: Iterable[str], output: bool, redact: bool) -> str:
+    """The chain of rails in the order they act, e.g. ``rules → safety prompt → output rail → PII redaction``."""
+    parts = list(input_rails) or ["no input rails"]
+    parts.append("safety prompt")
+    if output:
+        parts.append("output rail")
+    if redact:
+        parts.append("PII redaction")
+    return " → ".join(parts)
+
+
 def parse_rails(rails: str | Iterable[str]) -> tuple[str, ...]:
     """Normalise rail names ("rules,self-check" or an iterable) into pipeline order.
 
