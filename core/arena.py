@@ -225,7 +225,7 @@ def _translate(exc: Exception, where: str) -> ArenaStoreError:
     )
 
 
-class ArenaStore:
+class ArenaStore(db.Store):
     """Votes in SQLite (a file) or PostgreSQL (``DATABASE_URL``).
 
     Every call is its own short transaction, so any thread, process or replica may call.
@@ -233,19 +233,7 @@ class ArenaStore:
 
     def __init__(self, path: str | Path | None = None, *, url: str | None = None) -> None:
         """``url`` wins, else SQLite at ``path``, else ``DATABASE_URL``, else ``PLAYGROUND_HOME/arena.sqlite3``."""
-        self.url = db.resolve_url(path, url, default_file=DB_NAME)
-        where = db.describe(self.url)
-        self._db = db.Database(self.url, SCHEMA, lambda exc: _translate(exc, where), ArenaStoreError)
-
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None for a server database."""
-        return self._db.path
-
-    @property
-    def location(self) -> str:
-        """Where the votes live, for messages: the file, or the URL with its password masked."""
-        return self._db.location
+        super().__init__(path, url, default_file=DB_NAME, schema=SCHEMA, translate=_translate, error=ArenaStoreError)
 
     def record_vote(
         self,

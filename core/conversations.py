@@ -441,7 +441,7 @@ def _translate(exc: Exception, where: str) -> ConversationStoreError:
     )
 
 
-class ConversationStore:
+class ConversationStore(db.Store):
     """Conversations and their messages in SQLite or PostgreSQL; safe across threads, processes and replicas.
 
     The object holds only the database handle: share one instance freely, or
@@ -450,19 +450,9 @@ class ConversationStore:
 
     def __init__(self, path: Path | str | None = None, *, url: str | None = None) -> None:
         """``url`` (any SQLAlchemy URL) wins, else SQLite at ``path``, else ``DATABASE_URL``, else the home file."""
-        self.url = db.resolve_url(path, url, default_file=DB_FILE)
-        where = db.describe(self.url)
-        self._db = db.Database(self.url, SCHEMA, lambda exc: _translate(exc, where), ConversationStoreError)
-
-    @property
-    def path(self) -> Path | None:
-        """The SQLite file, or None for a server database."""
-        return self._db.path
-
-    @property
-    def location(self) -> str:
-        """Where the conversations live, for messages: the file, or the URL with its password masked."""
-        return self._db.location
+        super().__init__(
+            path, url, default_file=DB_FILE, schema=SCHEMA, translate=_translate, error=ConversationStoreError
+        )
 
     # helpers ------------------------------------------------------------------------------
 

@@ -443,3 +443,35 @@ def is_corrupt(exc: BaseException) -> bool:
     """The SQLite file is not a database (or is damaged)."""
     message = str(getattr(exc, "orig", None) or exc)
     return "not a database" in message or "malformed" in message
+
+
+class Store:
+    """The part every store on a :class:`Database` shares: its URL resolved once, where it lives.
+
+    ``url`` wins, else SQLite at ``path``, else ``DATABASE_URL``, else ``PLAYGROUND_HOME/default_file``;
+    ``translate(exc, where)`` turns driver errors into the store's own (``where`` is the masked location).
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None,
+        url: str | None,
+        *,
+        default_file: str,
+        schema: Schema,
+        translate: Callable[[Exception, str], PlaygroundError],
+        error: type[DatabaseError],
+    ) -> None:
+        self.url = resolve_url(path, url, default_file=default_file)
+        where = describe(self.url)
+        self._db = Database(self.url, schema, lambda exc: translate(exc, where), error)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return self._db.path
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, for messages: the file, or the URL with its password masked."""
+        return self._db.location
