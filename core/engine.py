@@ -489,25 +489,56 @@ class ChatStream(StreamBase):
         reasoning: list[str],
         gen_start: float,
     ) -> Iterator[Chunk]:
-        loaded, params, metrics = self.loaded, self.params, self.reply.metrics
-        tokenizer = loaded.tokenizer
-        eos = set(loaded.eos_token_ids)
+        state = {"logits": logits, "history": history}  # logits [1, V], history [1, S]
+        eos = set(self.loaded.eos_token_ids)
+
+        def next_token() -> int:
+            state["token"] = sample(state["logits"], state["history"], processors, self.params, generator)  # [1]
+            return int(state["token"])
+
+        def advance(_token_id: int) -> None:
+            token = state["token"]
+            state["history"] = torch.cat([state["history"], token.view(1, 1)], dim=1)
+            state["logits"] = stepper.step(token)
+
+        yield from self._token_loop(
+            next_token, lambda: state["logits"], advance, eos.__contains__,
+            decoder, splitter, stops, memory, logprobs, answer, reasoning, gen_start,
+        )  # fmt: skip
+
+    def _token_loop(
+        self,
+        next_token: Callable[[], int],
+        current_logits: Callable[[], torch.Tensor],
+        advance: Callable[[int], None],
+        is_eos: Callable[[int], bool],
+        decoder: IncrementalDecoder,
+        splitter: ThinkSplitter,
+        stops: StopStringFilter,
+        memory: PeakMemory,
+        logprobs: list[TokenLogprob] | None,
+        answer: list[str],
+        reasoning: list[str],
+        gen_start: float,
+    ) -> Iterator[Chunk]:
+        """The decode loop every in-process engine shares: ``next_token()`` draws a token from the current
+        logits (``current_logits()``, [1, V]), ``advance(token_id)`` feeds an accepted token to the model.
+        Checks cancel before every token, stops at EOS (``is_eos``), a stop string or max_new_tokens."""
+        params, metrics = self.params, self.reply.metrics
         for step in range(params.max_new_tokens):
             if self.cancel.is_set():
                 metrics.stop_reason = "cancelled"
                 break
-            token = sample(logits, history, processors, params, generator)  # [1]
-            token_id = int(token)
+            token_id = next_token()
             if self._first_token_at is None:
                 self._first_token_at = time.perf_counter()
                 metrics.ttft_s = self._first_token_at - gen_start
-            if token_id in eos and not self.ignore_eos:
+            if is_eos(token_id) and not self.ignore_eos:
                 metrics.stop_reason = "eos"
                 break
             metrics.completion_tokens += 1
             if logprobs is not None:
-                logprobs.append(token_logprob(tokenizer, logits, token_id))
-            history = torch.cat([history, token.view(1, 1)], dim=1)
+                logprobs.append(token_logprob(self.loaded.tokenizer, current_logits(), token_id))
             for chunk in self._pieces(splitter.feed(decoder.push(token_id)), stops, answer, reasoning):
                 yield chunk
             if stops.hit:
@@ -516,7 +547,7 @@ class ChatStream(StreamBase):
             if step % 16 == 0:
                 memory.sample()
             if step + 1 < params.max_new_tokens:
-                logits = stepper.step(token)
+                advance(token_id)
         if not stops.hit:
             for chunk in self._pieces(splitter.flush(), stops, answer, reasoning, final=True):
                 yield chunk

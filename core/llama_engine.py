@@ -43,7 +43,6 @@ from core.engine import (
     _starts_in_reasoning,
     build_processors,
     sample,
-    token_logprob,
 )
 from core.context import render_prompt
 from core.errors import CorruptModelError, PlaygroundError
@@ -329,36 +328,18 @@ class LlamaChatStream(ChatStream):
         reasoning: list[str],
         gen_start: float,
     ) -> Iterator[Chunk]:
-        params, metrics, tokenizer = self.params, self.reply.metrics, self.loaded.tokenizer
         history = context.cached_tokens()  # prompt + generated so far (processors see it)
         eos = set(self.loaded.eos_token_ids)
-        for step in range(params.max_new_tokens):
-            if self.cancel.is_set():
-                metrics.stop_reason = "cancelled"
-                break
-            token_id = int(pick(history))
-            if self._first_token_at is None:
-                self._first_token_at = time.perf_counter()
-                metrics.ttft_s = self._first_token_at - gen_start
-            if (token_id in eos or context.is_eog(token_id)) and not self.ignore_eos:
-                metrics.stop_reason = "eos"
-                break
-            metrics.completion_tokens += 1
-            if logprobs is not None:
-                logprobs.append(token_logprob(tokenizer, context.logits(), token_id))
+
+        def advance(token_id: int) -> None:
             history.append(token_id)
-            for chunk in self._pieces(splitter.feed(decoder.push(token_id)), stops, answer, reasoning):
-                yield chunk
-            if stops.hit:
-                metrics.stop_reason = "stop"
-                break
-            if step % 16 == 0:
-                memory.sample()
-            if step + 1 < params.max_new_tokens:
-                context.feed(token_id)
-        if not stops.hit:
-            for chunk in self._pieces(splitter.flush(), stops, answer, reasoning, final=True):
-                yield chunk
+            context.feed(token_id)
+
+        yield from self._token_loop(
+            lambda: int(pick(history)), context.logits, advance,
+            lambda token_id: token_id in eos or context.is_eog(token_id),
+            decoder, splitter, stops, memory, logprobs, answer, reasoning, gen_start,
+        )  # fmt: skip
 
 
 # --- loading ----------------------------------------------------------------------------------------
