@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.fixtures.net import free_port
 
 ALIAS = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 API_KEY = "sk-llama-test-0123456789abcdef"
@@ -65,12 +66,6 @@ def offline_tokenizer_dir() -> Path | None:
 
         _load_tokenizer(Source(str(gguf.parent), gguf_file=gguf.name))  # writes the cache
     return cached
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LlamaServer:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.net import free_port
+
 SUPERUSER = "postgres"
 USER, PASSWORD = "playground", "s3cret-Pässword"  # a password that must never show in any message
 DATABASE = "playground"
@@ -43,12 +45,6 @@ def pg_bin_dir() -> Path | None:
         return Path(found[0]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_server_user(argv: list[str]) -> list[str]:

@@ -8,7 +8,6 @@ endpoints' ``tokenizer`` hint, so context fitting is exact and fast.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from core.remote_errors import (
     RemoteUnreachableError,
 )
 from tests.fake_openai_server import MODEL, FakeOpenAIServer, Script, chunk, text_events
+from tests.fixtures.net import free_port
 
 KEY = "sk-remote-test-0123456789abcdef"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -278,16 +278,10 @@ def test_without_a_tokenizer_counts_are_estimated(server: FakeOpenAIServer) -> N
 # --- failures -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_server_down_fails_fast(tiny_qwen25_dir: Path) -> None:
     """Nothing listens on the port: connecting raises RemoteUnreachableError within the connect
     timeout, with a hint about base_url."""
-    table = {"base_url": f"http://127.0.0.1:{_free_port()}/v1", "model": "m", "connect_timeout_s": 1}
+    table = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "model": "m", "connect_timeout_s": 1}
     started = time.perf_counter()
     with pytest.raises(RemoteUnreachableError) as caught:
         connect(parse_endpoint("down", table, secrets={}))
