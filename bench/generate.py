@@ -11,7 +11,8 @@ runs after one warm-up, and as ratios engine/baseline measured in the same proce
 survive the machine's noise better than absolute numbers.
 
 ``--turns T`` measures prefix caching: a T-turn chat where each turn adds a user message of
-about N tokens; time to first token is reported per turn with the cache on and off.
+about N tokens; time to first token is reported per turn with the cache on and off (median of
+``--turn-repeats`` replays), with the prompt tokens the cache supplied at each turn.
 
 ``--gpu-suite`` builds Qwen2.5-1.5B-Instruct, Qwen2.5-3B-Instruct and Qwen3-4B from the shipped
 configs with RANDOM weights (decode speed does not depend on weight values), in bf16, int8 and
@@ -192,24 +193,49 @@ def compare(loaded: LoadedModel, prompt_tokens: int, new_tokens: int, runs: int)
     return result
 
 
-def prefix_turns(loaded: LoadedModel, turns: int, turn_tokens: int, new_tokens: int) -> dict[str, Any]:
-    """TTFT per turn of a growing chat, with the prefix cache on and off (same messages)."""
-    out: dict[str, Any] = {}
+def _chat_turns(loaded: LoadedModel, turns: int, user: str, new_tokens: int, use_cache: bool) -> list[dict[str, Any]]:
+    """One T-turn chat from an empty prefix cache; per turn: TTFT, prompt size, cached tokens, reply."""
+    loaded.prefix_cache.clear()
+    messages: list[dict] = [{"role": "system", "content": "You are a helpful assistant."}]
+    rows = []
+    for k in range(turns):
+        messages.append({"role": "user", "content": f"Turn {k}. {user}"})
+        params = GenerationParams(temperature=0.0, repetition_penalty=1.0, max_new_tokens=new_tokens)
+        stream = stream_chat(loaded, messages, params, ignore_eos=True, prefix_cache=use_cache)
+        for _ in stream:
+            pass
+        m = stream.reply.metrics
+        rows.append({"ttft_s": m.ttft_s or 0.0, "prompt_tokens": m.prompt_tokens,
+                     "cached_prompt_tokens": m.cached_prompt_tokens, "reply": stream.reply.text})  # fmt: skip
+        messages.append({"role": "assistant", "content": stream.reply.text})
+    return rows
+
+
+def prefix_turns(loaded: LoadedModel, turns: int, turn_tokens: int, new_tokens: int, repeats: int = 1) -> dict[str, Any]:
+    """TTFT per turn of a growing chat, with the prefix cache on and off (same messages).
+
+    The chat is replayed ``repeats`` times, alternating cache on and off so both see the same
+    machine noise; each turn reports the median TTFT over the repeats. Greedy decoding makes the
+    replies deterministic, so both modes must produce the same conversation (``same_replies``):
+    reusing the KV cache changes speed, never the text.
+    """
+    runs: dict[str, list[list[dict[str, Any]]]] = {"cache_on": [], "cache_off": []}
     user = build_prompt(loaded, turn_tokens)[0]["content"]
-    for label, use_cache in (("cache_on", True), ("cache_off", False)):
-        loaded.prefix_cache.clear()
-        messages: list[dict] = [{"role": "system", "content": "You are a helpful assistant."}]
-        ttfts, prompt_sizes = [], []
-        for k in range(turns):
-            messages.append({"role": "user", "content": f"Turn {k}. {user}"})
-            params = GenerationParams(temperature=0.0, repetition_penalty=1.0, max_new_tokens=new_tokens)
-            stream = stream_chat(loaded, messages, params, ignore_eos=True, prefix_cache=use_cache)
-            for _ in stream:
-                pass
-            ttfts.append(stream.reply.metrics.ttft_s or 0.0)
-            prompt_sizes.append(stream.reply.metrics.prompt_tokens)
-            messages.append({"role": "assistant", "content": stream.reply.text})
-        out[label] = {"ttft_s": ttfts, "prompt_tokens": prompt_sizes, "last_over_first": ttfts[-1] / max(ttfts[0], 1e-9)}
+    for _ in range(repeats):
+        for label, use_cache in (("cache_on", True), ("cache_off", False)):
+            runs[label].append(_chat_turns(loaded, turns, user, new_tokens, use_cache))
+    out: dict[str, Any] = {"repeats": repeats}
+    for label, chats in runs.items():
+        ttfts = [statistics.median(chat[k]["ttft_s"] for chat in chats) for k in range(turns)]
+        out[label] = {
+            "ttft_s": ttfts,
+            "ttft_spread_s": [[min(c[k]["ttft_s"] for c in chats), max(c[k]["ttft_s"] for c in chats)] for k in range(turns)],
+            "prompt_tokens": [row["prompt_tokens"] for row in chats[0]],
+            "cached_prompt_tokens": [row["cached_prompt_tokens"] for row in chats[0]],
+            "last_over_first": ttfts[-1] / max(ttfts[0], 1e-9),
+        }
+    replies = {label: [row["reply"] for row in chats[0]] for label, chats in runs.items()}
+    out["same_replies"] = replies["cache_on"] == replies["cache_off"]
     return out
 
 
@@ -321,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--turns", type=int, default=0, help="prefix-caching mode: chat of T turns")
+    parser.add_argument("--turn-repeats", type=int, default=3, help="prefix-caching mode: replays of the chat (median per turn)")
     parser.add_argument("--prompt-sweep", default="", help="comma-separated prompt lengths: TTFT by prompt length")
     parser.add_argument("--gpu-suite", action="store_true")
     parser.add_argument("--suite-quants", default="bf16,int8,nf4")
@@ -350,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         model = str(build_tiny_model("qwen2.5", Path(tempfile.mkdtemp()) / "tiny", max_position_embeddings=4096))
         args.runs, args.new_tokens, args.prompt_tokens = min(args.runs, 2), min(args.new_tokens, 32), 64
-        args.turns = args.turns or 3
+        args.turns, args.turn_repeats = args.turns or 3, 1
     loaded = load(model, args.quant, args.device)
     if loaded.model is None:  # auto picked llama.cpp for a GGUF on the CPU: there is no model.generate
         loaded.unload()
@@ -360,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output: dict[str, Any] = {"model": model, "quant": loaded.quant, "device": loaded.device,
                               "compare": compare(loaded, args.prompt_tokens, args.new_tokens, args.runs)}  # fmt: skip
     if args.turns:
-        output["prefix"] = prefix_turns(loaded, args.turns, args.prompt_tokens, min(args.new_tokens, 32))
+        output["prefix"] = prefix_turns(loaded, args.turns, args.prompt_tokens, min(args.new_tokens, 32), args.turn_repeats)
     if args.prompt_sweep:
         output["sweep"] = prompt_sweep(loaded, [int(n) for n in args.prompt_sweep.split(",")], args.runs)
     if args.json:
@@ -368,9 +395,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _print_compare(f"{model} [{loaded.quant}, {loaded.device}]", output["compare"])
     if args.turns:
-        for label, data in output["prefix"].items():
+        prefix = output["prefix"]
+        for label in ("cache_on", "cache_off"):
+            data = prefix[label]
             ttfts = ", ".join(f"{t * 1000:.0f}" for t in data["ttft_s"])
-            print(f"prefix {label:9}: TTFT per turn (ms) {ttfts}; turn {args.turns}/turn 1 = {data['last_over_first']:.2f}")
+            print(f"prefix {label:9}: median TTFT per turn over {prefix['repeats']} chats (ms) {ttfts}; "
+                  f"turn {args.turns}/turn 1 = {data['last_over_first']:.2f}")  # fmt: skip
+        cached = ", ".join(str(n) for n in prefix["cache_on"]["cached_prompt_tokens"])
+        print(f"prefix cache_on reused prompt tokens per turn: {cached}; same replies both ways: {prefix['same_replies']}")
     for row in output.get("sweep", []):
         print(f"prompt {row['prompt_tokens']:6d} tokens: TTFT engine {row['engine_ttft_s'] * 1000:8.1f} ms, "
               f"generate {row['baseline_ttft_s'] * 1000:8.1f} ms")  # fmt: skip

@@ -3,7 +3,8 @@
     python -m bench.plot docs/perf/*.json --out docs/perf
 
 Writes ``tokens_per_s.png`` (decode tokens/s by configuration, engine vs generate) and, when a
-result has a prompt sweep, ``ttft_by_prompt.png`` (time to first token by prompt length).
+result has a prompt sweep, ``ttft_by_prompt.png`` (time to first token by prompt length) and,
+when it has a ``--turns`` run, ``ttft_by_turn.png`` (TTFT per chat turn, prefix cache on and off).
 """
 
 from __future__ import annotations
@@ -63,6 +64,26 @@ def plot_ttft(results: list[dict], out: Path) -> Path | None:
     return path
 
 
+def plot_turns(results: list[dict], out: Path) -> Path | None:
+    chats = [r for r in results if r.get("prefix")]
+    if not chats:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for r in chats:
+        for label, style in (("cache_on", "-"), ("cache_off", "--")):
+            ttfts = r["prefix"][label]["ttft_s"]
+            ax.plot(range(1, len(ttfts) + 1), [t * 1000 for t in ttfts], marker="o", linestyle=style,
+                    label=f"{_label(r)} {label.replace('_', ' ')}")  # fmt: skip
+    ax.set_xlabel("chat turn")
+    ax.set_ylabel("time to first token (ms, median)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "ttft_by_turn.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.plot")
     parser.add_argument("files", nargs="+", type=Path)
@@ -74,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not results:
         print("no bench.generate results among the files", file=sys.stderr)
         return 2
-    for path in (plot_tokens_per_s(results, args.out), plot_ttft(results, args.out)):
+    for path in (plot_tokens_per_s(results, args.out), plot_ttft(results, args.out), plot_turns(results, args.out)):
         if path:
             print(path)
     return 0

@@ -56,6 +56,13 @@ def test_quick_mode_reports_ratios(capsys):
     assert len(out["prefix"]["cache_on"]["ttft_s"]) == 3
     on = out["prefix"]["cache_on"]["prompt_tokens"]
     assert on == out["prefix"]["cache_off"]["prompt_tokens"]  # same conversation both ways
+    # Greedy decoding: reusing the KV cache may change speed, never the reply.
+    assert out["prefix"]["same_replies"] is True
+    # Turn 1 starts from an empty cache; every later turn reuses at least all of turn 1's prompt,
+    # while the cache-off chat prefills everything every time.
+    cached = out["prefix"]["cache_on"]["cached_prompt_tokens"]
+    assert cached[0] == 0 and all(c >= on[0] for c in cached[1:])
+    assert out["prefix"]["cache_off"]["cached_prompt_tokens"] == [0, 0, 0]
 
 
 def test_plots_from_bench_json(tmp_path, capsys):
@@ -68,5 +75,5 @@ def test_plots_from_bench_json(tmp_path, capsys):
     source = tmp_path / "quick.json"
     source.write_text(json.dumps(result))
     assert plot_main([str(source), "--out", str(tmp_path)]) == 0
-    for name in ("tokens_per_s.png", "ttft_by_prompt.png"):
+    for name in ("tokens_per_s.png", "ttft_by_prompt.png", "ttft_by_turn.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
