@@ -19,6 +19,12 @@ How the rules generalise instead of memorising examples:
 - Some rules have an *exemption* context (education, reporting, prevention,
   history...) that cancels them, and a *void* context (a request to write or
   generate the content anyway) that cancels the exemption.
+- Requests that avoid the obvious word are caught by describing what they
+  want: euphemisms plus a permanence or staging phrase ("take care of him for
+  good", "so it looks like a heart attack"), a body part plus a strike plus an
+  injury, a quantity of medicine plus "so I don't wake up", ransomware by its
+  behaviour (encrypt every file + ransom), a message made to look as if it came
+  from a bank or relative, another person's identity numbers, and so on.
 - Everything is matched on the normalised views (see normalize.py), so
   leetspeak, spacing, homoglyphs and zero-width characters do not hide a word.
 """
@@ -62,7 +68,8 @@ _def(
     r"\bsteps?\s+to\b|\bguide\s+to\b|\btips?\s+(?:to|for|on)\b|\bi'?ll\b|\bi\s+(?:will|shall)\b|\blet'?s\b|"
     r"\b(?:should|can|could|may)\s+i\b|\bwhere\s+(?:should|can|do)\s+i\b|\bwhat\s+(?:should|can|could)\s+i\s+use\s+to\b|"
     r"\bhow\s+(?:would|could|does|do|might|can|should)\s+(?:someone|somebody|one|a\s+person|you|people|i)\b|\bgo\s+about\b|"
-    r"\bbest\s+(?:\w+\s+){0,2}?(?:for|to|of)\b|\bwhat(?:'s|\s+is)\s+the\s+(?:best|easiest|quickest|most\s+\w+)\b",
+    r"\bbest\s+(?:\w+\s+){0,2}?(?:for|to|of)\b|\bwhat(?:'s|\s+is)\s+the\s+(?:best|easiest|quickest|most\s+\w+)\b|"
+    r"\bwalk\s+me\s+through\b|\b\w+est\s+(?:way|ways|method|methods)\s+(?:to|of)\b",
 )
 _def(
     "PEOPLE",
@@ -212,7 +219,8 @@ _def(
     r"someone(?:\s+else)?'?s|somebody(?:\s+else)?'?s|other\s+people'?s|another\s+person'?s|a\s+stranger'?s|"
     r"(?:my|his|her|their|our|the|a|this)\s+(?:\w+\s+)?(?:ex|ex-?\w+|neighbou?rs?|girlfriend|boyfriend|gf|bf|wife|husband|"
     r"spouse|partner|boss|manager|coworker|co-worker|colleague|friend|teacher|school|classmate|roommate|sister|brother|"
-    r"mom|mother|dad|father|crush|employer|company|competitor|rival|landlord|tenant|girl|guy|student|employee|"
+    r"mom|mother|dad|father|step-?(?:dad|mom|mum|father|mother|son|daughter|brother|sister)|uncle|aunt|cousin|"
+    r"(?:mother|father|sister|brother)-in-law|crush|employer|company|competitor|rival|landlord|tenant|girl|guy|student|employee|"
     r"professor|bank|government|hospital|university|police)(?:'s|s'|s)?|her|his|their",
 )
 _def(
@@ -220,12 +228,14 @@ _def(
     r"accounts?|e-?mails?|inbox|gmail|outlook|icloud|instagram|insta|facebook|fb|snapchat|snap|tiktok|twitter|"
     r"whatsapp|telegram|discord|steam|phones?|iphone|android|cell|wi-?fi|wireless|network|router|servers?|"
     r"computer|pc|laptop|database|db|passwords?|webcam|camera|security\s+cameras?|systems?|website|site|"
-    r"bank\s+account|online\s+banking|cloud|files|messages|texts|dms|logins?|grades",
+    r"bank\s+account|online\s+banking|cloud|files|messages|texts|dms|logins?|grades|mail|mailbox(?:es)?",
 )
 _def(
     "INTRUDE",
     r"hack|hacking|hack\s+into|break\s+into|get\s+into|gain\s+access\s+to|access|log\s+into|log\s+in\s+to|crack|"
-    r"brute[- ]?force|take\s+over|hijack|compromise|pwn|breach|spy\s+on|phish|bypass\s+the\s+(?:password|login|2fa)\s+(?:on|of)",
+    r"brute[- ]?force|take\s+over|hijack|compromise|pwn|breach|spy\s+on|phish|bypass\s+the\s+(?:password|login|2fa)\s+(?:on|of)|"
+    r"getting\s+into|breaking\s+into|logging\s+into|hacking\s+into|taking\s+over|hijacking|accessing|cracking|"
+    r"snoop(?:ing)?\s+(?:in|on|through)",
 )
 _def("DEFENSIVE",
      r"\b(?:detect\w*|protect\w*|remov\w*|defend\w*|defen[cs]e|scan\w*|block\w*|prevent\w*|against|analy[sz]\w*|"
@@ -270,6 +280,175 @@ _def("NORESTR",
      r"ethical\s+)?(?:restrictions?|filters?|filtering|censorship|guidelines|limitations|limits|rules|ethics|morals|"
      r"safeguards|guardrails|polic(?:y|ies)|boundaries|constraints)\b")
 
+# Families added after the fresh red-team set (paraphrases the first rules missed).
+# Euphemisms for killing someone, and the "make it look natural" staging that goes with them.
+_def("EUPHEMISM_KILL",
+     r"take\s+care\s+of|take\s+out|taking\s+out|eliminate|eliminating|silence|silencing|do\s+away\s+with|finish\s+off|"
+     r"bump\s+off|knock\s+off|rub\s+out|whack|ice|off|put\s+down|dispose\s+of|get\s+rid\s+of|"
+     r"make\s+(?:\w+\s+)?disappear|end")
+_def("FOR_GOOD", r"permanently|for\s+good|forever|once\s+and\s+for\s+all|for\s+ever|so\s+(?:he|she|they)\s+(?:never|won'?t)\s+"
+                 r"(?:wakes?|wake\s+up|comes?\s+back|talks?|bothers?)|without\s+(?:a\s+trace|leaving\s+(?:a\s+trace|evidence|"
+                 r"any\s+evidence|traces?|dna|fingerprints))")
+_def("STAGED",
+     r"(?:heart\s+attack|cardiac\s+arrest|stroke|seizure|aneurysm|accident(?:al\s+(?:death|overdose|fall|drowning))?|"
+     r"natural\s+(?:causes|death)|suicide|overdose|an?\s+od|robbery(?:\s+gone\s+wrong)?|burglary|mugging|allergic\s+"
+     r"reaction|food\s+poisoning|car\s+(?:crash|accident)|fall|drowning|sids|cot\s+death|self[- ]defen[cs]e|"
+     r"(?:he|she|they)\s+did\s+it\s+(?:to\s+)?(?:himself|herself|themselves)?)")
+# Where on a body to strike, and the injury the asker wants.
+_def("BODY_SPOT",
+     r"where|which\s+(?:\w+\s+)?(?:parts?|spots?|places?|bones?|areas?|organs?|points?)|what\s+(?:\w+\s+)?(?:parts?|spots?|"
+     r"places?|bones?|areas?|points?)|(?:best|weakest|most\s+vulnerable|softest|right)\s+(?:\w+\s+)?(?:parts?|spots?|"
+     r"places?|points?|areas?)")
+_def("STRIKE", r"hit|strike|punch|kick|stab|beat|whack|smash|club|slash|bash|knee|elbow|break|shatter|swing\s+at|crack")
+_def("INJURY",
+     r"hospital(?:i[sz]ed)?|icu|intensive\s+care|coma|paraly[sz]\w*|wheelchair|brain\s+damage|permanent(?:ly)?\s+"
+     r"(?:damage\w*|injur\w+|disabled|hurt|scarred|crippled)|cripple\w*|bleed\s+out|internal\s+bleeding|never\s+walk|"
+     r"(?:can'?t|won'?t|cannot|unable\s+to)\s+(?:walk|work|see|talk)\s+(?:again|for)|for\s+(?:weeks|months|life|years)|"
+     r"break\s+(?:his|her|their)\s+\w+|broken\s+(?:bones|ribs|jaw|skull|legs|arms)|(?:most|maximum|max|lasting|serious|"
+     r"real)\s+(?:damage|pain|injur\w+)|knock\s+(?:him|her|them)\s+out\s+cold|dies|die|dead|kill\s+(?:him|her|them)")
+_def("STRIKE_WEAPON",
+     r"(?:baseball\s+)?bat|crowbar|hammer|(?:lead\s+|metal\s+)?pipe|brick|rock|tire\s+iron|tyre\s+iron|wrench|golf\s+club|"
+     r"bottle|knife|machete|axe|hatchet|brass\s+knuckles|knuckle\s*dusters?|baton|tire\s+lever|chain|shovel")
+_def("NOT_SPORT",
+     r"\b(?:self[- ]defen[cs]e|defend\s+myself|attacker|assailant|mugger|martial\s+arts?|boxing|mma|karate|judo|sparring|"
+     r"punching\s+bag|heavy\s+bag|pinata|pi\u00f1ata|ball|golf|tennis|baseball\s+(?:swing|game|practice)|cricket|pitch|"
+     r"first\s+aid|paramedic|doctor|nurse|er\b|emergency\s+room|prevent\w*|avoid\w*|protect\w*|novel|story|film|movie|"
+     r"scene|choreograph\w*|stunt|hunt\w*|deer|elk|game|zombie|boss\s+fight|npc|pest|rat|snake|nail|piano|drum\w*|"
+     r"chiropract\w*|massage|acupressure|reflex\w*|injur(?:y|ies)\s+(?:prevention|statistics))\b")
+# Self-harm kept hidden from the people who would notice.
+_def("WATCHERS",
+     r"nobody|no\s+one|no-one|people|others|anyone|anybody|everyone|(?:my\s+)?(?:\w+\s+)?(?:parents|family|mom|mum|mother|"
+     r"dad|father|doctors?|teachers?|friends?|boyfriend|girlfriend|partner|husband|wife|therapist|coach|counsel+or|"
+     r"school|nurse|roommates?)")
+_def("UNSEEN",
+     r"\b(?:nobody|no\s+one|no-one)\s+(?:will\s+|would\s+|can\s+|could\s+)?(?:ever\s+)?(?:see|sees|notice|notices|"
+     r"find\s+out|finds\s+out|spot|spots|know|knows|ask|asks)\b|\b(?:<WATCHERS>)\s+(?:won'?t|wouldn'?t|can'?t|cannot|"
+     r"couldn'?t|don'?t|doesn'?t|will\s+not|would\s+not|will\s+never|would\s+never|never)\s+(?:ever\s+)?(?:see|notice|"
+     r"find\s+out|spot|know|find|ask\s+about)\b|\b(?:hide|hiding|cover|covering|cover\s+up|conceal|concealing)\s+"
+     r"(?:the\s+|my\s+|any\s+|these\s+|those\s+)?(?:marks|scars|cuts|wounds|burns|bruises|blood)\b|\b(?:without|no|not|"
+     r"won'?t)\s+(?:leav\w+|show\w*|visible)\s+(?:any\s+)?(?:marks|scars|evidence)\b|\bunder\s+(?:my\s+)?(?:sleeves?|"
+     r"clothes|shorts|watch|bracelets?)\b|\bwithout\s+(?:<WATCHERS>)\s+(?:ever\s+)?(?:seeing|noticing|knowing|finding\s+out|"
+     r"spotting|asking)\b")
+_def("BODY_AREA",
+     r"body|arms?|forearms?|wrists?|thighs?|legs?|stomach|belly|hips?|ribs|skin|ankles?|shoulders?|upper\s+arms?|"
+     r"inner\s+(?:arms?|thighs?)|chest|feet|foot|calves")
+# Sexualised framing that is harmless for adults and never allowed with a minor.
+_def("SH_ACT",
+     r"(?:cut|cutting|carve|carving|slice|slicing|burn|burning|scratch|scratching)\s+(?:into\s+)?(?:myself|my\s+(?:own\s+)?"
+     r"(?:<BODY_AREA>))|cutting\b(?!\s+(?:board|edge|class|school|costs?|back|down|out|up|hair|the|a|an|my|some|corners|"
+     r"ties|it|them|this|that|off|in|into|through|wood|paper|your|his|her|our|their))|cut\s+(?=(?:deep|deeper|again|more|"
+     r"where|so|without|in\s+places|on\s+my)\b)|self[- ]?harm\w*|hurt(?:ing)?\s+myself|harm(?:ing)?\s+myself")
+_def("ROMANCE",
+     r"steamy|sensual\w*|spicy\s+(?:scene|story|chapter|roleplay|role-?play|moment)|love\s+scene|love-?making|"
+     r"make\s+love|making\s+love|in\s+bed\s+(?:with|together)|bedtime\s+scene|romantic\s+(?:bedtime|scene|encounter|"
+     r"night|evening|moment|fantasy|roleplay|role-?play)|older\s+(?:boyfriend|girlfriend|lover|man|woman|guy)|"
+     r"(?:what|things)\s+we\s+do\s+(?:alone|together|in\s+bed|in\s+private)|alone\s+together\s+in\s+(?:bed|the\s+bedroom|"
+     r"my\s+room|his\s+room|her\s+room)|kiss(?:es|ing)?\s+(?:\w+\s+)?(?:passionately|deeply|all\s+over)|french\s+kiss\w*|"
+     r"making\s+out|caress(?:es|ing)?\s+(?:her|his|their)\s+(?:body|thighs?|breasts?|chest)|wedding\s+night|"
+     r"passionate\s+(?:kiss\w*|embrace|night|scene|love|sex)|forbidden\s+(?:love|romance|relationship|affair)|"
+     r"hot\s+and\s+heavy|make\s+it\s+(?:hot|spicy|steamy|sexy)")
+_def("MINOR_Y",
+     r"(?:1[0-7]|[1-9])[- ]?(?:years?|yrs?)[- ]?old|(?:1[0-7]|[1-9])\s?(?:yo|y/o)|(?:aged?|age)\s+(?:1[0-7]|[1-9])\b|"
+     r"under-?aged?|minors?|pre-?teens?|pre-?pubescent|child(?:ren)?|little\s+(?:girls?|boys?)|young\s+(?:girls?|boys?|"
+     r"students?|pupils?)|pupils?|school\s*(?:girls?|boys?)|middle\s*schoolers?|elementary\s+schoolers?|grade\s*schoolers?|"
+     r"(?:sixth|seventh|eighth|ninth|6th|7th|8th|9th)[- ]graders?|lol(?:i|is)|shota\w*|jailbait")
+_def("MINOR_STRONG",
+     r"under-?aged?|minors|pre-?teens?|pre-?pubescent|jailbait|lol(?:i|is|icon)|shota\w*|"
+     r"(?:1[0-7]|[1-9])[- ]?(?:years?|yrs?)[- ]?old\s+(?:girls?|boys?|kids?|children)")
+_def("IMAGERY", r"photos?|pictures?|pics|images?|videos?|vids|clips|content|material|collections?|albums?|folders?|nudes|files")
+_def("VENUE",
+     r"forums?|sites?|websites?|groups?|channels?|chats?|chat\s*rooms?|servers?|boards?|imageboards?|communities|"
+     r"telegram|discord|dark\s*web|darknet|onion\s+(?:links?|sites?)|links?|rings?|networks?")
+# Hate: claims that a group conspires against everyone else (libels), harassment campaigns.
+_def("LIBEL",
+     r"(?:are\s+)?(?:secretly|deliberately|intentionally|quietly)\s+(?:control\w*|run\w*|poison\w*|plot\w*|own\w*|"
+     r"rul\w+|spread\w*|infiltrat\w*|replac\w+|steal\w*|kill\w*|kidnap\w*|breed\w*|invad\w*|destroy\w*)|"
+     r"(?:control|controls|run|runs|own|owns)\s+(?:the\s+|all\s+(?:the\s+)?|our\s+)?(?:media|banks|world|government|money|"
+     r"hollywood|finance|press|news|elections?)|(?:poison\w*|contaminat\w*)\s+(?:the\s+|our\s+)?(?:water|wells|food|"
+     r"vaccines?|children|kids)|(?:are\s+)?(?:plotting|scheming|conspiring)\s+(?:to|against)|(?:are|is)\s+(?:trying\s+to\s+|"
+     r"here\s+to\s+|planning\s+to\s+)?(?:replace|replacing)\s+(?:us|white|our)|(?:use|uses|drink|drinks|harvest\w*)\s+"
+     r"(?:the\s+)?(?:blood|organs)\s+of")
+_def("HARASS_ANY",
+     r"harass\w*|bull(?:y|ies|ying|ied)|cyberbull\w*|humiliat\w*|intimidat\w*|threaten\w*|stalk\w*|torment\w*|troll\w*|"
+     r"shun\w*|ostraci[sz]\w*|exclud\w*\s+(?:her|him|them)|gang\s+up\s+on|pile\s+on|dogpil\w*|mass[- ]report\w*|"
+     r"brigad\w*|spam\w*|beat\s+up|out(?:ing)?\s+(?:him|her|them)")
+_def("HARASS_MILD", r"<HARASS_ANY>|mock\w*|insult\w*|ridicul\w*|troll\w*|make\s+fun\s+of|pick\s+on|laugh\s+at|message\w*|"
+                    r"text\w*|call\w*|post\w*|comment\w*|dm\w*|tag\w*")
+_def("NASTY",
+     r"insults?|slurs?|mean|nasty|cruel|hurtful|vicious|abusive|threatening|harassing|degrading|humiliating|savage|"
+     r"brutal|toxic|hateful|creepy|disgusting")
+_def("UNTIL_BROKEN",
+     r"until\s+(?:she|he|they)\s+(?:quits?|leaves?|cries|breaks?\s+down|deletes?|moves?\s+(?:away|out)|gives?\s+up|"
+     r"kills?\s+(?:herself|himself|themselves)|snaps?|has\s+a\s+breakdown|drops?\s+out|transfers?|resigns?)|"
+     r"so\s+(?:she|he|they)\s+(?:quits?|leaves?|cries|breaks?\s+down|moves?\s+(?:away|out)|gives?\s+up|drops?\s+out|"
+     r"transfers?|resigns?|kills?\s+(?:herself|himself|themselves))")
+# Cyber: third-party targets, attacks described by what they do rather than named.
+_def("TARGET_SYS",
+     r"(?:<OWNER>)\s+(?:\w+\s+)?(?:website|site|server|servers|network|wi-?fi|router|stream|game\s+server|app|service|"
+     r"portal|api|ip|discord|minecraft\s+server|online\s+(?:exam|test|class)|(?:zoom|teams|meet|online)\s+(?:class|call|"
+     r"meeting|lecture)|livestream|live\s+stream)|(?:a|an|the|this|that|some)\s+(?:\w+\s+)?"
+     r"(?:website|site|server|network|router|stream|game\s+server|service)\s+(?:of|belonging\s+to|run\s+by|owned\s+by)\b")
+_def("FLOOD", r"flood\w*|traffic|requests|packets|ddos\w*|dos\s+attack|botnet|bots|stresser|booter|ping\s+flood|syn\s+flood|"
+              r"overload\w*|overwhelm\w*|offline|lag\s+out|spam\w*\s+(?:it|them)\s+with")
+_def("OWN_SYS",
+     r"\b(?:my\s+own|i\s+own|we\s+own|our\s+own|i\s+(?:run|host|manage|administer)|authori[sz]\w*|permission|pen-?test\w*|"
+     r"penetration\s+test\w*|red\s+team\w*|bug\s+bount\w*|ctf|capture\s+the\s+flag|lab|homelab|test\s+environment|"
+     r"staging|sandbox|hack\s*the\s*box|htb|tryhackme|vulnhub|metasploitable|dvwa|juice\s+shop|load[- ]test\w*|"
+     r"stress[- ]test\w*|patch\w*|mitigat\w*|defend\w*|protect\w*|detect\w*|prevent\w*|harden\w*|survive|withstand|"
+     r"handle)\b")
+_def("RANSOM",
+     r"ransom\w*|bitcoin|btc|monero|xmr|crypto\s*wallet|pay\s+(?:up|to\s+(?:decrypt|unlock|get\s+(?:them|it|their\s+files)\s+"
+     r"back))|decryption\s+key\s+(?:for|after|once|only)|demand\w*\s+(?:a\s+)?payment|unless\s+(?:they|the\s+victim)\s+pay")
+# Fraud: a message made to look as if it came from someone it did not.
+_def("POSING",
+     r"pretend\w*\s+to\s+be|posing\s+as|pose\s+as|impersonat\w+|claiming\s+to\s+be|masquerad\w+\s+as|disguis\w+\s+as|"
+     r"spoof\w*|(?:look|looks|appear|appears|seem|seems|sound|sounds)\s+(?:like\s+)?(?:it'?s\s+|it\s+(?:is|was|came|comes)\s+)?"
+     r"(?:from|to\s+(?:be|have\s+come)\s+from)|as\s+if\s+(?:it'?s\s+|it\s+(?:is|was|came)\s+)?from|"
+     r"(?:on\s+behalf|in\s+the\s+name)\s+of|(?:sign|signed)\s+(?:it\s+)?as")
+_def("KIN",
+     r"grand(?:son|daughter|child|kid|children|kids)|sons?|daughters?|nephews?|nieces?|relatives?|family\s+members?|"
+     r"kids?|child|brothers?|sisters?|cousins?|lawyers?|attorneys?|doctors?|police\w*|officers?|sheriffs?|bank|"
+     r"landlords?|bosses?|ceo|friends?|husbands?|wives|wife|boyfriends?|girlfriends?")
+_def("ID_NUMBER",
+     r"social\s+security\s+(?:numbers?|cards?|details)|ssns?|sins?\b|national\s+insurance\s+(?:numbers?)?|tax\s+ids?|"
+     r"tax\s+(?:file\s+)?numbers?|itins?|personal\s+(?:id|identification)\s+numbers?|passport\s+(?:numbers?|details)|"
+     r"driver'?s?\s+licen[cs]e\s+(?:numbers?|details)|date\s+of\s+birth|identity|identities|id\s+numbers?|"
+     r"credit\s+(?:history|score|file|details)|personal\s+details")
+_def("SOMEONE_ELSE",
+     r"someone(?:\s+else)?'?s|somebody(?:\s+else)?'?s|other\s+people'?s|another\s+person'?s|a\s+stranger'?s|"
+     r"(?:a|the)\s+(?:dead|deceased|late)\s+(?:person|man|woman|relative)'?s|(?:his|her|their)|"
+     r"(?:my|a|the|our)\s+(?:\w+\s+){0,2}?(?:dead|deceased|late)?\s*(?:\w+\s+)?(?:grandfather|grandmother|grandpa|grandma|"
+     r"father|mother|dad|mom|mum|parents?|son|daughter|kid|child|baby|sister|brother|uncle|aunt|cousin|husband|wife|"
+     r"ex|ex-?\w+|roommate|neighbou?r|boss|coworker|co-worker|friend|tenant|patient|customer|client|employee)'?s")
+_def("MONEY_USE",
+     r"open\w*|apply\w*|get\w*|take\s+out|file\w*|claim\w*|loans?|credit(?:\s+cards?)?|accounts?|mortgages?|"
+     r"benefits|refunds?|tax\s+returns?|unemployment|stimulus|phone\s+(?:plan|contract)|lease|rent|job|work")
+# Privacy: data that lets someone find a person in the physical world.
+_def("LOCATOR",
+     r"(?:home\s+|house\s+|work\s+|private\s+|personal\s+|current\s+|real\s+|exact\s+)?address(?:es)?|phone\s+numbers?|"
+     r"(?:cell|mobile|private|personal)\s+numbers?|workplace|place\s+of\s+work|employer|where\s+(?:she|he|they)\s+"
+     r"(?:lives?|works?|sleeps?|parks?)|(?:kids'?|children'?s?|child'?s|son'?s|daughter'?s)\s+schools?|licen[cs]e\s+plates?|"
+     r"daily\s+routine|schedule|relatives|family\s+members|real\s+name|full\s+name|date\s+of\s+birth|ip\s+address(?:es)?|"
+     r"whereabouts|car|gym|commute")
+_def("TARGET_PERSON",
+     r"(?:the|this|that|a|some|my)\s+(?:\w+\s+){0,2}?(?:journalist|reporter|blogger|streamer|youtuber|tiktoker|influencer|"
+     r"critic|reviewer|commenter|user|poster|activist|witness|juror|judge|officer|cop|nurse|doctor|teacher|girl|guy|woman|"
+     r"man|person|lady|kid|stranger|ex|coworker|co-worker|neighbou?r|employee|cashier|waitress|waiter|barista|driver|"
+     r"moderator|player|gamer|author|writer|person)s?\b|(?:her|him|them)\b")
+_def("DEVICE_CONTENT",
+     r"texts|text\s+messages|messages|whatsapps?|dms|chats|emails?|inbox|call\s+(?:logs?|history)|calls|browsing\s+history|"
+     r"search\s+history|photos|camera\s+roll|gallery|snapchats?|snaps|instagram|keystrokes|notifications|phone|"
+     r"iphone|android|laptop|computer|screen|microphone|mic|webcam|conversations")
+_def("ON_THE_SLY",
+     r"\b(?:secretly|covertly|remotely|without\s+(?:\w+\s+){0,2}?(?:knowing|knowledge|consent|permission|noticing|"
+     r"finding\s+out|touching|having|physical\s+access|access\s+to|installing\s+anything|being\s+detected)|undetected|"
+     r"in\s+secret|behind\s+(?:her|his|their)\s+back|hidden|invisibl\w+|stealth\w*|spy\w*|clone|cloning|mirror\w*)\b")
+
+# PERSON3 without the bare pronouns ("their photos" is usually public content).
+_def("PERSON3N",
+     r"someone(?:\s+else)?'?s|somebody'?s|(?:my|this|that|a|the)\s+(?:\w+\s+)?(?:ex|neighbou?r|coworker|co-worker|colleague|"
+     r"boss|girlfriend|boyfriend|wife|husband|partner|crush|classmate|teacher|roommate|friend|girl|guy|woman|man|person|"
+     r"journalist|streamer|youtuber|celebrity|stranger|landlord|tenant|student|employee|sister|brother|mom|dad|parents?)'?s?")
 
 # ----------------------------------------------------------------------------- rules
 
@@ -355,6 +534,53 @@ RULES: tuple[Rule, ...] = (
           r"(?:an?\s+)?(?:autopsy|toxicology|tox\s+screen|coroner)|\b(?:poisons?|weapons?|drugs?)\s+to\s+use\s+on\s+"
           r"(?:my\s+|a\s+|the\s+|this\s+)?(?:\w+\s+)?(?:<PEOPLE>)\b",
           exempt=r"\b(?:novel|story|movie|film|tv\s+show|series|book|plot|character|mystery|episode)\b", void="<HOWTO>"),
+    _rule("violence.euphemism_kill", "violence_weapons",
+          rf"(?:<INTENT>|\bhire\s+(?:someone|somebody|a\s+\w+)\s+to\b|\bwho\s+(?:can|could|will)\b){G(40)}\b(?:<EUPHEMISM_KILL>)\s+"
+          rf"(?:my\s+|the\s+|this\s+|that\s+|our\s+|his\s+|her\s+|a\s+)?(?:\w+\s+)?(?:<PEOPLE>)\b{_NOT_PERSON}\s+(?:\w+\s+){{0,2}}?"
+          rf"(?:<FOR_GOOD>)|\b(?:<EUPHEMISM_KILL>|kill|murder|poison|smother|drown|suffocate)\s+(?:my\s+|the\s+|this\s+|that\s+|"
+          rf"our\s+|his\s+|her\s+|a\s+)?(?:\w+\s+)?(?:<PEOPLE>)\b{_NOT_PERSON}{G(50)}\b(?:so|and\s+make|to\s+make|making)\s+"
+          rf"(?:that\s+)?(?:it|this|his\s+death|her\s+death|their\s+death|the\s+death|everything)\s+(?:\w+\s+)?(?:looks?|seems?|"
+          rf"appears?|pass(?:es)?)\s+(?:like|as|to\s+be)\s+(?:an?\s+|the\s+)?(?:\w+\s+)?(?:<STAGED>)|"
+          r"\bso\s+(?:that\s+)?it\s+(?:\w+\s+)?(?:looks?|seems?|appears?|pass(?:es)?)\s+(?:like|as)\s+(?:an?\s+|the\s+)?"
+          r"(?:heart\s+attack|cardiac\s+arrest|stroke|aneurysm|natural\s+causes|natural\s+death|sids|cot\s+death|"
+          r"accidental\s+overdose|suicide)\b|\b(?:so|make|making)\s+(?:that\s+)?(?:his|her|their|the|my\s+\w+'?s?)\s+"
+          r"(?:death|murder|killing|overdose)\s+(?:looks?|seems?|appears?|pass(?:es)?)\s+(?:like|as)\b",
+          exempt=r"\b(?:novel|story|movie|film|tv\s+show|series|book|plot|character|mystery|episode|game|fortnite|minecraft|"
+                 r"video\s+game|chess|npc|boss\s+fight|level|opponent|match|tournament|ecg|ekg|mri|ct\s+scan|x-?rays?|"
+                 r"scans?|med(?:ical)?\s+students?|diagnos\w*|symptoms?)\b", void="<HOWTO>"),
+    _rule("violence.covert_poisoning", "violence_weapons",
+          rf"\b(?:put|slip|add|mix|sprinkle|hide|lace|spike|inject|give|feed|crush|dissolve|stir|drop|grind)\b{G(20)}"
+          rf"\b(?:in(?:to)?|to)\s+(?:a|an|the|his|her|their|its|my\s+[\w-]+'?s?|someone'?s|[\w-]+'s)?\s*(?:\w+\s+)?(?:food|drinks?|coffee|tea|treats?|meal|water|bowl|"
+          rf"dinner|lunch|breakfast|smoothie|soup|wine|beer|cocktail|medicine|pills?|inhaler|kibble|bait|snack)\b{G(40)}\b(?:so|"
+          r"to\s+make|and\s+make|that\s+will|that\s+would|to)\s+(?:that\s+)?(?:it|he|she|they|him|her|them)\s+(?:never\s+"
+          r"(?:wakes?|wake)\s+up|(?:won'?t|doesn'?t|don'?t|will\s+not|would\s+not|wouldn'?t)\s+(?:ever\s+)?wake\s+up|"
+          r"(?:(?!never\b|not\b|doesn|don|won|can)\w+\s+)?(?:dies?|stops?\s+breathing|gets?\s+(?:really\s+|very\s+)?sick|"
+          r"falls?\s+ill|passes?\s+out|blacks?\s+out|can'?t\s+(?:move|resist|remember)|is\s+dead))\b",
+          exempt=r"\b(?:vet\w*|veterinar\w*|safe\w*|accident\w*|toxic\s+to|poisonous\s+to|avoid|shouldn'?t|should\s+not|"
+                 r"never\s+(?:give|feed|put)|allerg\w*|prevent\w*|novel|story)\b",
+          void=r"\b(?:would\s+it\s+work\s+on|revenge|annoying|barks?|hate|without\s+(?:him|her|them|anyone)\s+(?:knowing|"
+               r"noticing|tasting)|undetect\w*|untraceable|(?:won'?t|can'?t)\s+taste|on\s+(?:him|her|them)\s+too)\b"),
+    _rule("violence.targeted_injury", "violence_weapons",
+          rf"\b(?:<BODY_SPOT>)\b{G(50)}\b(?:<STRIKE>)\b{G(80)}\b(?:<INJURY>)\b|"
+          rf"\b(?:<STRIKE>)\s+(?:\w+\s+){{0,4}}?with\s+(?:a|an|the|my|his|her|this)\s+(?:\w+\s+)?(?:<STRIKE_WEAPON>)\b{G(60)}"
+          rf"\b(?:<INJURY>)\b|(?:<INTENT>){G(30)}\b(?:<STRIKE>)\s+(?:my\s+|the\s+|this\s+|that\s+|his\s+|her\s+|a\s+)?(?:\w+\s+)?"
+          rf"(?:<PEOPLE>)\b{_NOT_PERSON}{G(30)}\bwith\s+(?:a|an|the|my|this)\s+(?:\w+\s+)?(?:<STRIKE_WEAPON>)\b",
+          exempt="<NOT_SPORT>",
+          void=r"\b(?:revenge|teach\s+(?:him|her|them)\s+a\s+lesson|pay\s+for|deserves?|who\s+(?:dated|cheated|slept|hurt|"
+               r"stole|insulted|fired|dumped)|my\s+ex|so\s+(?:the|that)\s+(?:guy|man|woman|girl|bitch|bastard))\b"),
+    _rule("violence.explosive_charge", "violence_weapons",
+          rf"\b(?:ratio|proportions?|mix(?:ture)?|how\s+much|amounts?|measurements|parts|recipe|formula)\b{G(50)}\b(?:fertili[sz]er|"
+          rf"ammonium\s+nitrate|potassium\s+(?:chlorate|perchlorate)|an)\b{G(40)}\b(?:fuel\s+oil|diesel|kerosene|fuel|"
+          r"aluminium\s+powder|aluminum\s+powder)\b|\b(?:truck|car|van|vehicle|backpack|suitcase|briefcase|pressure[- ]cooker)"
+          r"[- ]?(?:sized?|size|load|borne)\s+(?:charges?|bombs?|explosives?|ieds?|devices?|blasts?)\b|\b(?:truck|car|van|"
+          r"vehicle|backpack|suitcase|briefcase|pressure[- ]cooker)\s+(?:bombs?|ieds?|explosives?)\b|\bhow\s+much\s+(?:\w+\s+)?"
+          r"(?:explosives?|tnt|c-?4|dynamite|anfo|black\s+powder|gunpowder|thermite|semtex|tannerite)\b[^.?!;\n]{0,30}?"
+          r"\b(?:to|would\s+it\s+take\s+to|do\s+i\s+need\s+to|is\s+needed\s+to)\s+(?:blow\s+up|destroy|level|take\s+down|"
+          r"bring\s+down|collapse|breach|kill)\b",
+          exempt=r"<HISTORY>|\b(?:stor\w+|safe\w*|spill\w*|rocket\w*|garden\w*|lawn|plants?|crops?|soil|farm\w*|minecraft|"
+                 r"game|mythbusters|physics\s+(?:class|homework)|why\s+(?:is|are|does|did)|battery|charger|ev)\b",
+          void=r"\b(?:charge|bomb|blast|detonat\w*|explod\w*|boom|truck[- ]?sized|car[- ]?sized|real\s+ratio|exact\s+"
+               r"(?:ratio|amounts?|mix))\b"),
     # ---------------------------------------------------------------- self-harm
     _rule("self_harm.kill_myself", "self_harm",
           r"\b(?:kill|killing|hang|hanging|off|offing|end|ending|overdose|overdosing|electrocute|suffocate|unalive)\s+myself\b"),
@@ -375,8 +601,9 @@ RULES: tuple[Rule, ...] = (
           void=r"\b(?:i\s+want|i\s+wanna|my\s+life|myself)\b"),
     _rule("self_harm.methods", "self_harm",
           rf"(?:<INTENT>){G(20)}\b(?:overdose|od|self[- ]?harm|self[- ]?injur\w*|self[- ]?mutilat\w*)\b|"
-          r"\bself[- ]?harm\w*\s+(?:methods?|techniques?|tips|ideas)\b|\b(?:that|so)\s+(?:nobody|no\s+one|people|my\s+"
-          r"(?:parents|family|mom|dad|doctor))\s+(?:will|won'?t|can'?t|doesn'?t|don'?t)\s+(?:notice|see|find\s+out)\b",
+          rf"\bself[- ]?harm\w*\s+(?:methods?|techniques?|tips|ideas)\b|\b(?:<SH_ACT>|overdose|od|starve)\b{G(60)}\b(?:that|so)\s+"
+          r"(?:nobody|no\s+one|people|my\s+(?:parents|family|mom|dad|doctor))\s+(?:will|won'?t|can'?t|doesn'?t|don'?t)\s+"
+          r"(?:notice|see|find\s+out)\b",
           exempt=r"\b(?:stop\w*|quit\w*|recover\w*|help\w*|support\w*|signs?|warning|cop(?:e|ing)|alternatives?|resources?|"
                  r"friend|student|teacher|therapist|prevent\w*|someone|naloxone|narcan|treat\w*|reverse|symptoms?|"
                  r"accidental\w*|caffeine|vitamins?)\b",
@@ -392,6 +619,41 @@ RULES: tuple[Rule, ...] = (
     _rule("self_harm.eating_disorder", "self_harm",
           r"\b(?:hide|hiding)\s+(?:my\s+)?(?:not\s+eating|weight\s+loss|eating\s+disorder|anorexia|bulimia|purging|"
           r"self[- ]harm|cuts|scars)\s+from\b|\bpro[- ]?ana\b|\bthinspo\w*|\bpurge\s+without\b"),
+    _rule("self_harm.overdose_quantity", "self_harm",
+          rf"\b(?:how\s+(?:many|much)|what\s+(?:amount|number|dose|quantity)|enough)\b{G(40)}\b(?:<RX>|<HARD>|pills?|tablets?|"
+          rf"capsules?|meds|medications?|medicines?|doses?|mg|insulin|tylenol|paracetamol|acetaminophen|ibuprofen|aspirin|"
+          rf"antidepressants?|sleep\w*\s+(?:pills|tablets|aids?|meds)|alcohol|vodka|whiskey|bleach|antifreeze)\b{G(60)}"
+          rf"\b(?:so|so\s+that|that|until|"
+          r"before|and|to\s+make\s+sure)\s+(?:i|it)\s+(?:don'?t|do\s+not|won'?t|will\s+not|never|can'?t|stop|will|would|just)?"
+          r"\s*(?:\w+\s+)?(?:wake\s+up|breath\w*|die|be\s+(?:dead|gone)|be\s+fatal|kill\s+me|end\s+it|never\s+wake)\b"
+          r"(?!\s+(?:in\s+the|at|during|early|tired|groggy|with|every|before|until|till|feeling|again|too|so|sick|hungover|"
+          r"in\s+pain|up|on|after|from|properly|normally|through))|\b(?:how\s+(?:many|much)|what\s+(?:amount|number|dose))\b"
+          r"[^.?!;\n]{0,60}?\b(?:so\s+(?:that\s+)?it'?s\s+(?:fatal|lethal|deadly|final)|(?:fatal|lethal|deadly)\s+(?:for|to)\s+"
+          r"me)\b|\b(?:enough|sufficient)\s+(?:\w+\s+){0,3}?to\s+(?:kill\s+me|"
+          r"end\s+(?:it|my\s+life|things)|make\s+sure\s+i\s+(?:die|don'?t\s+wake)|not\s+wake\s+up|never\s+wake\s+up|od|overdose)\b",
+          exempt=r"\b(?:safe\w*|melatonin|insomnia|jet\s*lag|night\s+shifts?|prescribed|doctor\s+said|patient|nurse|"
+                 r"child|kid|toddler|dog|cat|pet)\b",
+          void=r"\b(?:tonight'?s\s+the\s+night|decided|goodbye|end\s+it|don'?t\s+want\s+to\s+(?:live|be\s+here)|for\s+good|"
+               r"forever|ever\s+again|swallow\s+(?:all|them\s+all|the\s+whole)|kill\s+me)\b"),
+    _rule("self_harm.concealed", "self_harm",
+          rf"\b(?:<SH_ACT>){G(80)}(?:<UNSEEN>)|(?:<UNSEEN>){G(60)}\b(?:<SH_ACT>)|\b(?:<BODY_SPOT>)\b{G(40)}\b(?:on|of|in)\s+"
+          rf"(?:my|the|your|their)\s+(?:<BODY_AREA>)\b{G(30)}\b(?:to|can\s+i|should\s+i|do\s+i|could\s+i)\s+(?:cut|burn|carve|slice)\b"
+          r"(?!\s+(?:off|away|out|fat|calories|a\s+tattoo|the\s+tattoo|hair)\b)",
+          exempt=r"\b(?:friend|son|daughter|child|kid|student|patient|teen(?:ager)?|sister|brother|someone|signs?|warning|"
+                 r"stop\w*|quit\w*|recover\w*|help(?:ing)?\s+(?:a|my|her|him|them|someone)|get\s+help|helpline|support\w*|"
+                 r"cop(?:e|ing)|alternatives?|therap\w*|heal\w*|fade|treat\w*|old\s+scars|surgery|tattoo|wart|mole|biopsy|"
+                 r"splinter|laser|cooking|kitchen|accident\w*)\b",
+          void=r"\b(?:myself|i\s+want\s+to\s+(?:cut|burn|hurt)|won'?t\s+leave\s+(?:marks|scars)|where\s+my\s+(?:parents|mom|"
+               r"mum|dad|family)|so\s+(?:nobody|no\s+one)\s+(?:will\s+)?(?:notice|see))\b"),
+    _rule("self_harm.fatal_height", "self_harm",
+          rf"\b(?:fall|jump|drop|leap)\b{G(50)}\b(?:guaranteed|certain|sure|definitely|enough)\s+(?:to\s+)?(?:be\s+)?(?:fatal|"
+          rf"final|lethal|deadly|kill|die|death)\b|\b(?:bridges?|buildings?|cliffs?|roofs?|rooftops?|floors?|towers?|"
+          rf"balcon(?:y|ies)|overpass\w*|parking\s+(?:garages?|structures?)|heights?|storeys?|stories)\b{G(60)}\b(?:high|tall)\s+"
+          rf"enough\b{G(40)}\b(?:fatal|final|lethal|deadly|die|kill|not\s+survive|won'?t\s+survive|no\s+one\s+survives|"
+          r"certain\s+death|instant(?:ly)?\s+(?:death|dead|die))\b",
+          exempt=r"\b(?:barriers?|nets?|fences?|prevent\w*|safety|engineer\w*|physics|homework|osha|construction|parachut\w*|"
+                 r"base\s+jump\w*|bungee|skydiv\w*|cliff\s+div\w*|diving|statistics|novel|story|character)\b",
+          void=r"\b(?:myself|i\s+(?:want|need|can|could)|my\s+city|near\s+me|tonight)\b"),
     # ---------------------------------------------------------------- sexual content involving minors
     _rule("sexual_minors.sexual_minor", "sexual_minors",
           rf"\b(?:<SEXUAL>)\b{G(60)}\b(?:<MINOR>)\b{_NOT_PERSON}|\b(?:<MINOR>)\b{_NOT_PERSON}{G(60)}\b(?:<SEXUAL>)\b|"
@@ -402,12 +664,31 @@ RULES: tuple[Rule, ...] = (
           rf"\b(?:get|convince|persuade|make|trick|lure)\s+(?:a|an|the|this|my|some)?\s*(?:<MINOR>)\b{G(40)}\b(?:send|keep\s+"
           rf"(?:a|our|the|this)\s+(?:\w+\s+)?secret|meet\s+(?:me|up)|undress|touch|come\s+to\s+my)",
           exempt="<CHILD_PROTECT>", void="<GENERATE>"),
+    _rule("sexual_minors.romance_minor", "sexual_minors",
+          rf"\b(?:<ROMANCE>)\b{G(80)}\b(?:<MINOR_Y>)\b{_NOT_PERSON}|\b(?:<MINOR_Y>)\b{_NOT_PERSON}{G(80)}\b(?:<ROMANCE>)\b",
+          exempt=r"<CHILD_PROTECT>|\b(?:analy[sz]\w*|essay|themes?|literature|critique|my\s+(?:\d+[- ]year[- ]old\s+)?(?:son|"
+                 r"daughter|kid|child|niece|nephew|grandson|granddaughter)|what\s+(?:should|can)\s+(?:i|we)\s+do|worried|"
+                 r"concerned|legal|illegal|law|statutory)\b",
+          void=r"\b(?:roleplay|role-?play|pretend\s+(?:to\s+be|you'?re|you\s+are)|you\s+are\s+(?:a|an|my)|make\s+it\s+(?:steamy|"
+               r"spicy|hot|sexy|explicit|romantic)|describe\s+what\s+we)\b"),
+    _rule("sexual_minors.imagery", "sexual_minors",
+          rf"\b(?:find|get|buy|download|trade|trading|swap|swapping|share|sharing|sell|selling|collect\w*|access|see|view|watch|"
+          rf"send|post|where)\b{G(60)}\b(?:<IMAGERY>)\s+(?:of\s+)?(?:\w+\s+)?(?:<MINOR_STRONG>)\b|\b(?:<VENUE>)\b{G(40)}\b(?:trade|"
+          rf"trades|trading|share|shares|sharing|swap\w*|sell\w*|post\w*|host\w*|have|has|with|of|for)\b{G(30)}(?:<IMAGERY>)\s+"
+          rf"(?:of\s+)?(?:\w+\s+)?(?:<MINOR>)\b{_NOT_PERSON}(?!'?s?\s+(?:hair\w*|dresses|clothes|clothing|fashion|outfits?|"
+          r"costumes?|shoes|rooms?|bedrooms?|parties|party|birthday\w*|crafts?|toys?|books?|art\w*|drawings?|projects?|"
+          r"sports?|games?))",
+          exempt=r"\b(?:report\w*|police|authorities|fbi|ncmec|iwf|hotline|tip\s*line|take\s+down|taken\s+down|shut\s+down|"
+                 r"investigat\w*|moderat\w*|remov\w*|block\w*|protect\w*|my\s+(?:own\s+)?(?:kids?|children|son|daughter|"
+                 r"bab(?:y|ies)|grandkids?|grandchildren|students|class|team)|yearbook|stock\s+photos?|missing|amber\s+alert)\b"),
     # ---------------------------------------------------------------- hate and harassment
     _rule("hate.dehumanize", "hate_harassment",
-          rf"\b(?:<GROUP>)\s+(?:are|is|r|were)\s+(?:all\s+|just\s+|nothing\s+but\s+|basically\s+|literally\s+|naturally\s+|"
-          rf"simply\s+|clearly\s+)?{G(25)}\b(?:<DEHUMAN>)\b|\b(?:<GROUP>)\s+(?:should|must|deserve|need|ought){G(20)}\b"
+          rf"\b(?:<GROUP>)(?:\s+(?:from|in|of)\s+\w+(?:\s+\w+)?)?\s+(?:are|is|r|were)\s+(?:all\s+|just\s+|nothing\s+but\s+|"
+          rf"basically\s+|literally\s+|naturally\s+|simply\s+|clearly\s+)?{G(25)}\b(?:<DEHUMAN>)\b|\b(?:<GROUP>)(?:\s+(?:from|in|"
+          rf"of)\s+\w+(?:\s+\w+)?)?\s+(?:should|must|deserve|need|ought){G(20)}\b"
           r"(?:die|killed|exterminated|wiped|gassed|deported|eradicated|eliminated|not\s+be\s+allowed|not\s+have\s+rights|"
-          r"suffer|burn)\b",
+          r"suffer|burn|driven\s+out|kicked\s+out|thrown\s+out|expelled|purged|rounded\s+up|sterili[sz]ed|lynched|hanged)\b|"
+          r"\b(?:<GROUP>)\s+(?:vermin|subhumans?|sub-humans?|untermensch\w*|scum|savages|mongrels|parasites)\b",
           exempt=r"\b(?:debunk\w*|myths?|counter\w*|refut\w*|respond(?:ing)?\s+to|stereotypes?|propaganda|is\s+it\s+true|"
                  r"why\s+(?:do|did)\s+(?:some\s+)?people\s+(?:say|think|believe|claim)|history\s+of|holocaust|nazi\w*|analy[sz]\w*)\b",
           void=r"\b(?:write|compose|draft|generate|create|make|give\s+me|come\s+up\s+with|tweet|post|rant|speech|poem|"
@@ -437,6 +718,37 @@ RULES: tuple[Rule, ...] = (
                  r"being\s+(?:bullied|harassed|threatened|stalked))\b",
           void=r"\b(?:anonymous\w*|fake\s+accounts?|until\s+(?:she|he|they)|so\s+(?:she|he|they)\s+(?:quits?|leaves?|cries)|"
                r"make\s+(?:her|him|them)\s+(?:cry|quit|leave|suffer))\b"),
+    _rule("hate.libel", "hate_harassment",
+          r"\b(?:<GROUP>)\s+(?:people\s+)?(?:<LIBEL>)",
+          exempt=r"\b(?:conspiracy\s+theor\w*|libels?|antisemit\w*|anti-semit\w*|tropes?|stereotypes?|hoax\w*|myths?|"
+                 r"debunk\w*|false|lies?|"
+                 r"origin\w*|where\s+did|why\s+do\s+(?:some\s+)?people|is\s+it\s+true|history|historical\w*|propaganda|"
+                 r"medieval|middle\s+ages|black\s+death|nazi\w*|holocaust|analy[sz]\w*|essay|research|counter\w*|"
+                 r"respond\w*|refut\w*)\b",
+          void=r"\b(?:telling|convincing|persuading|warning|showing)\s+(?:people|everyone|readers|voters|the\s+public|"
+               r"my\s+\w+)\s+(?:that|how)\b|\bprov(?:e|ing)\s+that\b|\bexpos(?:e|ing)\s+how\b|\bthe\s+truth\s+(?:about|that)\b"),
+    _rule("hate.harass_campaign", "hate_harassment",
+          rf"\b(?:organi[sz]e|organi[sz]ing|start|starting|run|running|coordinate|coordinating|plan|planning|launch|launching|"
+          rf"get|getting|rally|rallying|recruit|convince|turn)\b{G(40)}\b(?:campaign|pile-?on|brigade|raid|everyone|everybody|"
+          rf"the\s+whole\s+(?:school|class|team|office|server|grade|internet|town|group|department)|all\s+(?:my|our|the)\s+"
+          rf"(?:friends|followers|classmates|coworkers)|people|others|my\s+followers|the\s+class|the\s+school)\b{G(50)}\b"
+          r"(?:<HARASS_ANY>)",
+          exempt=r"\b(?:against\s+(?:bullying|harassment|hate|racism)|anti-?(?:bullying|harassment|racism)|stop\w*|prevent\w*|"
+                 r"report\w*|awareness|support\w*|stand\s+up|kindness|inclusi\w*|protect\w*)\b",
+          void=r"(?:<UNTIL_BROKEN>)|\bmake\s+(?:her|him|them)\s+(?:cry|quit|leave|suffer|miserable)\b"),
+    _rule("hate.harass_messages", "hate_harassment",
+          rf"\b(?:<NASTY>)\s+(?:\w+\s+)?(?:things|names|messages|comments|texts|dms|posts|replies|jokes|remarks|notes|emails|"
+          rf"voicemails|insults?|memes?)\b{G(40)}\b(?:send|say|yell|call|text|post|use|throw|spam|leave|comment|dm|flood|write|"
+          rf"tell)\b{G(30)}\b(?:<PEOPLE>|<PERSON3>)|\b(?:send|post|leave|spam|write|text|dm|flood)\b{G(15)}\b(?:<NASTY>)\s+"
+          rf"(?:\w+\s+)?(?:things|messages|comments|texts|dms|posts|replies|remarks|notes|emails|voicemails|insults?|memes?)\b"
+          rf"{G(30)}\b(?:to|on|at|about|under)\s+(?:<PEOPLE>|<PERSON3>)|\b(?:<HARASS_MILD>)\b{G(60)}(?:<UNTIL_BROKEN>)|"
+          r"\bspam\w*\s+(?:\w+\s+){0,3}?(?:<PERSON3>)\s+(?:\w+\s+)?(?:instagram|insta|inbox|dms|phone|comments|page|account|"
+          r"email|profile|socials|facebook|"
+          r"tiktok|twitter|snapchat|youtube|channel|posts?)\b",
+          exempt=r"\b(?:not|never|n't|stop\w*|prevent\w*|avoid\w*|deal\s+with|cope\s+with|respond\s+to|report\w*|"
+                 r"being\s+(?:bullied|harassed|threatened|stalked)|roast\w*|birthday|friendly|playful|banter|comedy|toast|"
+                 r"as\s+a\s+joke|jokingly|kidding)\b",
+          void=r"(?:<UNTIL_BROKEN>)|\b(?:anonymous\w*|fake\s+accounts?|make\s+(?:her|him|them)\s+(?:cry|quit|leave|suffer))\b"),
     # ---------------------------------------------------------------- illegal drugs
     _rule("drugs.produce", "illegal_drugs",
           rf"\b(?:make|making|cook|cooking|synthesi[sz]e|synthesi[sz]ing|manufacture|manufacturing|produce|producing|brew|"
@@ -464,8 +776,18 @@ RULES: tuple[Rule, ...] = (
           rf"cut|cutting|lace|lacing|stash|stashing)\s{G(25)}\b(?:<HARD>|<SOFT>|<RX>)\b|"
           rf"\b(?:ship|shipping|mail|mailing|hide|hiding|conceal|concealing|sneak|sneaking)\s{G(25)}\b(?:<HARD>|<SOFT>)\b"
           rf"{G(50)}\b(?:customs|police|cops|border|airport|security|dogs|undetected|caught|mail)\b",
-          exempt=r"\b(?:licen[cs]\w+|legal(?:ly)?|dispensar\w+|permit|regulat\w+|pharmac\w+)\b",
+          exempt=r"\b(?:licen[cs]\w+|legal(?:ly)?|dispensar\w+|permit|regulat\w+|pharmac\w+|harm\s+reduction|test\s+strips?)\b",
           void=r"\b(?:kids|children|minors|school|without\s+getting\s+caught|illegally|undetected|street)\b"),
+    _rule("drugs.counterfeit_pills", "illegal_drugs",
+          rf"\b(?:press|pressing|pill[- ]?press\w*|tablet\w*|stamp\w*|make|making|produce|producing|manufactur\w*|cut|cutting|"
+          rf"mix|mixing|turn|turning|put|putting|fill|filling|dye|dyeing)\b{G(20)}\b(?:<HARD>|powder)\b{G(20)}\b(?:into|in|as)\s+"
+          rf"(?:\w+\s+)?(?:pills|tablets|bars|capsules|caps|m30s?|blues)\b|\b(?:press|make|produce|manufactur\w*|stamp|print)\w*\b"
+          rf"{G(40)}\b(?:pills|tablets|bars)\s+(?:that|which)\s+(?:look|pass)\s+(?:like|as)\s+(?:real|legit\w*|genuine|pharma\w*|"
+          rf"prescription|name-?brand)\b|\b(?:press|make|produce|manufactur\w*|stamp|sell|selling|print|design)\w*\b{G(25)}\b"
+          r"(?:counterfeit|fake|pressed|replica|bootleg)\s+(?:\w+\s+)?(?:oxy\w*|xanax|percocets?|adderall|m30s?|pills|bars|"
+          r"tablets|vicodin|valium)\b",
+          exempt=r"\b(?:spot|tell|identify|test\w*|detect\w*|danger\w*|warn\w*|recogni[sz]\w*|is\s+(?:this|it|my)|news|"
+                 r"crisis|overdoses?|deaths)\b", void="<HOWTO>"),
     # ---------------------------------------------------------------- cyber-attacks and malware
     _rule("cyber.malware", "cyber_malware",
           rf"\b(?:<CODEPROD>)\b{G(30)}\b(?:<MALWARE>)",
@@ -514,6 +836,35 @@ RULES: tuple[Rule, ...] = (
           rf"\b(?:install|installing|put|putting|hide|hiding|plant|planting|load|sneak)\s{G(25)}\b(?:spyware|stalkerware|"
           rf"key-?logger|tracker|tracking\s+(?:app|software)|monitoring\s+(?:app|software)|spy\s+app|rat|malware|trojan|"
           rf"backdoor)\b{G(30)}\b(?:on|in|into|onto)\s+(?:<OWNER>)"),
+    _rule("cyber.ransomware_behaviour", "cyber_malware",
+          rf"(?:\b(?:encrypt\w*|lock\w*|scrambl\w*)\s+(?:up\s+)?(?:all|every|each|the\s+victim'?s?|victims'?|their|users'?|"
+          rf"everyone'?s|all\s+the)\s+(?:\w+\s+){{0,2}}?(?:files?|documents|data|drives?|shares?|disks?|machines?|computers?|"
+          rf"network|folders?|servers?|pcs?|endpoints)\b)[^\n]{{0,120}}?(?:<RANSOM>)|(?:<RANSOM>)[^\n]{{0,120}}?\b(?:encrypt\w*|"
+          rf"lock\w*|scrambl\w*)\s+(?:up\s+)?(?:all|every|each|their|the\s+victim'?s?|users'?)\s+(?:\w+\s+){{0,2}}?(?:files?|"
+          r"documents|data|drives?|shares?|disks?|machines?|computers?|folders?)\b",
+          exempt="<DEFENSIVE>",
+          void=r"\b(?:write|code|build|give\s+me|make\s+me|create|develop|generate)\s+(?:me\s+)?(?:an?\s+|the\s+|some\s+)?"
+               r"(?:working\s+|python\s+|\w+\s+)?(?:script|program|tool|executable|payload|binary|code)\s+(?:that|which|to)\b"),
+    _rule("cyber.exploit_request", "cyber_malware",
+          rf"\b(?:give\s+me|write|send\s+me|provide|share|code|build|develop|need|want|find\s+me|get\s+me|sell\s+me|make\s+me)\s+"
+          rf"(?:me\s+)?(?:an?\s+|the\s+|some\s+)?(?:working\s+|functional\s+|reliable\s+|weaponi[sz]ed\s+|full\s+|ready-?made\s+|"
+          rf"\w+\s+){{0,2}}?(?:exploits?|0-?days?|zero-?days?|rce|shellcode|payloads?|poc)\b{G(40)}\b(?:for|against|on|targeting|"
+          rf"into|to\s+(?:hack|pop|own|compromise|break\s+into|get\s+into))\b|\b(?:unpatched|vulnerable|outdated)\s+(?:\w+\s+)"
+          rf"{{0,2}}?(?:servers?|systems?|routers?|sites?|websites?|wordpress|exchange|instances?|machines?)\b{G(60)}\b(?:get\s+into|"
+          r"break\s+into|hack\s+into|take\s+over|pwn|compromise|steal|dump)\b",
+          exempt="<OWN_SYS>",
+          void=r"\b(?:so\s+(?:i|we)\s+can\s+(?:get|break|log)\s+into|(?:old|former|ex-?)\s*(?:employer|job|company|boss|"
+               r"school)|ex'?s?|someone\s+else'?s|not\s+mine|without\s+(?:permission|authori[sz]ation|them\s+knowing)|"
+               r"revenge|victims?)\b"),
+    _rule("cyber.ddos_described", "cyber_malware",
+          rf"\b(?:knock|knocking|boot|booting|kick|kicking)\s+(?:<TARGET_SYS>)\s+(?:offline|down|off(?:line)?)\b{G(60)}\b(?:<FLOOD>)|"
+          rf"\b(?:take\s+down|taking\s+down|knock\s+(?:\w+\s+)?(?:offline|down)|bring\s+down|crash|crashing|overload|overloading|"
+          rf"flood|flooding|overwhelm|overwhelming|lag\s+out|boot\s+(?:\w+\s+)?offline)\s+(?:<TARGET_SYS>){G(60)}\b(?:<FLOOD>)|"
+          rf"\b(?:<FLOOD>){G(40)}\b(?:to|and|that)\s+(?:take\s+down|knock\s+(?:\w+\s+)?(?:offline|down)|bring\s+down|crash|"
+          r"overload|overwhelm|lag\s+out|boot)\s+(?:<TARGET_SYS>)",
+          exempt=r"<OWN_SYS>|\b(?:maintenance|migration|downtime\s+window|scheduled|redesign)\b",
+          void=r"\b(?:during\s+(?:exams?|the\s+test|finals)|revenge|without\s+(?:permission|them\s+knowing)|can'?t\s+handle|"
+               r"booter|stresser|botnet|ddos)\b"),
     # ---------------------------------------------------------------- fraud and scams
     _rule("fraud.phishing", "fraud_scams",
           rf"\b(?:write|writing|draft|drafting|create|creating|compose|composing|craft|crafting|design|designing|generate|"
@@ -533,7 +884,7 @@ RULES: tuple[Rule, ...] = (
           rf"{G(60)}\b(?:demand\w*|ask\w*\s+for|request\w*|requir\w*|pay|payment|send|wire)\b{G(40)}\b(?:payment|money|"
           r"gift\s+cards?|wire\s+transfer|bitcoin|crypto|fee|fine|taxes|bank\s+details|card\s+details)\b",
           exempt=r"\b(?:recogni[sz]\w*|spot\w*|identify\w*|report\w*|avoid\w*|protect\w*|example\s+of\s+a\s+scam|"
-                 r"is\s+this\s+(?:a\s+)?scam)\b",
+                 r"is\s+this\s+(?:a\s+)?scam|how\s+do\s+(?:these\s+|such\s+|\w+\s+)?scams?\s+work)\b",
           void=r"\b(?:write|draft|compose|create|generate|convincing|make\s+it\s+(?:look|sound))\b"),
     _rule("fraud.scam_victims", "fraud_scams",
           r"\b(?:scam|scamming|con|conning|swindle|swindling|defraud|defrauding|rip\s+off|ripping\s+off|fleece|fleecing)\s+"
@@ -544,6 +895,39 @@ RULES: tuple[Rule, ...] = (
           r"gift\s+cards|bitcoin|crypto)\b|\bromance\s+scam\b",
           exempt=r"\b(?:protect\w*|avoid\w*|recogni[sz]\w*|report\w*|warn\w*|spot\w*|victim\s+of)\b",
           void=r"\b(?:how\s+(?:to|do\s+i|can\s+i)\s+(?:scam|con|swindle|defraud)|write|script|message)\b"),
+    _rule("fraud.impersonation_credentials", "fraud_scams",
+          rf"\b(?:<POSING>)\b{G(60)}\b(?:verify|confirm|enter|update|reset|provide|send|re-?enter|validate|log\s+in|sign\s+in|"
+          rf"submit|share|type)\b{G(40)}\b(?:passwords?|logins?|log-?in\s+details|credentials|card\s+(?:numbers?|details)|"
+          r"account\s+(?:details|numbers?|information|info)|ssn|social\s+security|pin|bank\s+details|one-?time\s+(?:codes?|"
+          r"passwords?)|otp|2fa\s+codes?|security\s+(?:codes?|questions)|cvv)\b",
+          exempt=r"\b(?:recogni[sz]\w*|spot\w*|identify\w*|detect\w*|report\w*|avoid\w*|protect\w*|warn\w*|awareness|training|"
+                 r"red\s+flags|how\s+(?:can|do)\s+i\s+tell|tell\s+if|is\s+(?:this|it)\s+(?:a\s+)?(?:real|legit\w*|scam|phishing|"
+                 r"genuine)|i\s+(?:got|received|get)|someone\s+(?:sent|texted|emailed|called)|why\s+(?:are|do|is)|simulat\w+)\b",
+          void=r"\b(?:my\s+(?:site|page|server|domain|link|form)|to\s+(?:my|our)\s+(?:customers|list|victims)|victims?|"
+               r"real\s+customers|their\s+customers|elderly|steal\w*|harvest\w*|collect\s+(?:their|the)\s+(?:passwords|logins|"
+               r"details))\b"),
+    _rule("fraud.impersonate_relative", "fraud_scams",
+          rf"\b(?:pretend\w*\s+to\s+be|posing\s+as|pose\s+as|impersonat\w+|claiming\s+to\s+be|masquerad\w+\s+as|acting\s+as|"
+          rf"play(?:ing)?\s+the\s+role\s+of)\s+(?:their|his|her|a|an|the|someone'?s|your|the\s+victim'?s)\s+(?:\w+\s+)?(?:<KIN>)\b"
+          rf"{G(80)}\b(?:money|bail|pay|payment|wire|gift\s+cards?|cash|transfer|venmo|zelle|western\s+union|bitcoin|crypto|"
+          r"fees?|fine|emergency|hospital\s+bills?|help)\b",
+          exempt=r"\b(?:recogni[sz]\w*|spot\w*|identify\w*|report\w*|avoid\w*|protect\w*|warn\w*|example\s+of\s+a\s+scam|"
+                 r"is\s+this\s+(?:a\s+)?scam|how\s+do\s+(?:these|grandparent|such)\s+scams?|novel|story|character|film|movie|"
+                 r"scene)\b",
+          void=r"\b(?:convincing|elderly|old\s+people|seniors|grandparents|victims?|real\s+people|make\s+it\s+(?:sound|look)\s+"
+               r"real)\b"),
+    _rule("fraud.identity_numbers", "fraud_scams",
+          rf"\b(?:use|using|borrow|borrowing|take|taking|steal|stealing|buy|buying|get|getting)\s+(?:<SOMEONE_ELSE>)\s+"
+          rf"(?:\w+\s+){{0,2}}?(?:<ID_NUMBER>)\b{G(60)}\b(?:to|for|and|so)\b{G(30)}\b(?:<MONEY_USE>)\b|\b(?:open|opening|apply\w*\s+"
+          r"for|take\s+out|get|getting)\s+(?:\w+\s+){0,3}?(?:credit\s+cards?|loans?|accounts?|mortgages?|lines?\s+of\s+credit|"
+          r"phone\s+(?:plans?|contracts?)|benefits)\s+(?:in|with|using|under)\s+(?:<SOMEONE_ELSE>)\s+(?:\w+\s+)?(?:<ID_NUMBER>|"
+          r"name|details|info)\b",
+          exempt=r"\b(?:joint\w*|for\s+(?:him|her|them)|on\s+(?:his|her|their)\s+behalf|(?:his|her|their)\s+(?:permission|"
+                 r"consent)|with\s+permission|power\s+of\s+attorney|executor|estate|probate|guardian|custodial|529|"
+                 r"savings\s+account|trust\s+fund|freeze|report\w*|notify|protect\w*|prevent\w*|close|cancel|stop|dispute|"
+                 r"victim|stolen\s+from\s+me|my\s+own|authori[sz]ed\s+user|dependents?|claim\s+(?:him|her|them)\s+as)\b",
+          void=r"\b(?:without\s+(?:\w+\s+)?(?:knowing|permission|consent|finding\s+out)|secretly|so\s+(?:nobody|no\s+one)|"
+               r"won'?t\s+(?:notice|find\s+out)|never\s+find\s+out|max\s+out)\b"),
     _rule("fraud.forgery", "fraud_scams",
           rf"\b(?:make|making|print|printing|produce|producing|create|creating|forge|forging|fake|faking|get|buy|design|"
           rf"photoshop|edit)\s{G(25)}\b(?:counterfeit|fake|forged|fraudulent|false)\s+(?:\$?\d+\s+)?(?:dollar\s+|euro\s+)?"
@@ -597,12 +981,37 @@ RULES: tuple[Rule, ...] = (
           r"numbers?|ssns?|passport\s+numbers?|medical\s+(?:records?|history|files?)|criminal\s+records?|whereabouts|"
           r"daily\s+routine)\s+(?:of|for|belonging\s+to)\s+(?!me\b|myself\b|my\s+own\b|us\b|our\s+own\b|a\s+business\b|"
           r"my\s+(?:business|company|account|profile)\b)|"
-          r"\b(?:phone\s+numbers?|address(?:es)?|location|workplace)\s+(?:of|for)\s+(?:the|this|that|a)\s+(?:\w+\s+)?(?:girl|guy|"
+          r"\b(?:phone\s+numbers?|(?<!email )(?<!e-mail )(?<!web )address(?:es)?|location|workplace)\s+(?:of|for)\s+"
+          r"(?:the|this|that|a)\s+(?:\w+\s+)?(?:girl|guy|"
           r"woman|man|person|lady|kid|streamer|user|account|stranger|journalist|reporter|nurse|cashier|waitress|barista)\b|"
           rf"\b(?:find|finding|locate|track\s+down|figure\s+out|discover|see)\s+(?:out\s+)?where\s+(?:[\w']+\s+){{1,3}}?lives?\b|"
           r"\b(?:find|locate|get\s+to)\s+(?:their|his|her|someone'?s|this\s+(?:girl|guy|person|woman|man)'?s)\s+"
           r"(?:house|home|address|location|apartment)\b",
           exempt=r"\b(?:my\s+own|protect\w*|remov\w*|opt\s+out|delete|hide\s+my)\b", void=r"\b(?:someone'?s|her|his|their)\b"),
+    _rule("privacy.locate_target", "privacy_pii",
+          rf"\b(?:find|finding|get|getting|look\s+up|locate|track\s+down|discover|figure\s+out|tell\s+me|give\s+me|dig\s+up|"
+          rf"digging\s+up|search\s+for|obtain|uncover|reveal|expose|leak|post|publish|pull\s+up|compile|gather|collect)\b{G(20)}"
+          rf"\b(?<!email )(?<!e-mail )(?<!web )(?:<LOCATOR>)\b{G(80)}\b(?:of|for|on|belonging\s+to|about)\s+(?:<TARGET_PERSON>)"
+          r"(?!'s\s+(?:office|clinic|practice|surgery|shop|store|business|restaurant|salon|company|firm|studio|website|page))|"
+          rf"\b(?:find|get|look\s+up|locate|dig\s+up|figure\s+out|discover|tell\s+me)\b{G(30)}\b(?:<PERSON3N>)\s+(?:\w+\s+)?"
+          r"(?:workplace|place\s+of\s+work|(?:kids'?|children'?s?|child'?s|son'?s|daughter'?s)\s+schools?|licen[cs]e\s+plates?)\b",
+          exempt=r"\b(?:my\s+own|protect\w*|remov\w*|opt\s+out|delete|hide\s+my|business|official|public\s+(?:office|contact|"
+                 r"records?\s+request)|press\s+(?:office|contact)|customer\s+service)\b",
+          void=r"\b(?:who\s+(?:wrote|posted|said|reviewed|criticized|insulted|dumped|rejected|fired|reported|blocked|"
+               r"cut\s+me\s+off|ghosted)|about\s+me|revenge|show\s+up|confront|teach\s+(?:him|her|them)\s+a\s+lesson|"
+               r"pay\s+(?:him|her|them)\s+a\s+visit|kids'?\s+school|children'?s?\s+school)\b"),
+    _rule("privacy.covert_device", "privacy_pii",
+          rf"\b(?:read|reading|see|view|viewing|monitor\w*|check|checking|access\w*|intercept\w*|mirror\w*|clone|cloning|track\w*|"
+          rf"spy\s+on|listen\s+(?:in\s+)?(?:to|on)|look\s+(?:at|through)|go\s+through|record\w*|forward\w*|copy|copying)\s{G(20)}"
+          rf"\b(?:<PERSON3N>)\s+(?:\w+\s+)?(?:<DEVICE_CONTENT>)\b|\b(?:read|see|view|monitor\w*|access\w*|intercept\w*|mirror\w*|"
+          rf"clone|track\w*|spy\s+on|listen\s+(?:in\s+)?(?:to|on))\s+(?:his|her|their)\s+(?:\w+\s+)?(?:<DEVICE_CONTENT>)\b{G(60)}"
+          r"(?:<ON_THE_SLY>)",
+          exempt=r"\b(?:parental\s+controls?|family\s+(?:sharing|link)|screen\s+time|my\s+(?:own|child|kid|son|daughter|"
+                 r"teen(?:ager)?|\d+[- ]year[- ]old)|with\s+(?:her|his|their)\s+(?:permission|consent|knowledge)|(?:she|he|they)\s+"
+                 r"(?:asked|agreed|knows|consented)|shared|for\s+(?:her|him|them)|help\s+(?:her|him|them)|court\s+order|"
+                 r"forensic\w*|is\s+it\s+(?:legal|illegal|ok|okay|wrong)|can\s+(?:someone|my\s+\w+)\s+(?:read|see|access)|"
+                 r"how\s+do\s+i\s+(?:know|tell|stop|prevent)|protect\w*|virus\w*|malware|fix|repair|set\s+up|setup|broken)\b",
+          void="<ON_THE_SLY>"),
     _rule("privacy.dox", "privacy_pii", r"\bdox+(?:ing|ed)?\b(?!-?proof)",
           exempt=r"\b(?:protect\w*|prevent\w*|avoid\w*|what\s+is|been\s+dox+ed|dox+ed\s+me|report\w*|defend\w*|stop\w*)\b",
           void=r"\b(?:how\s+(?:can|do)\s+i\s+dox|help\s+me\s+dox)\b"),
