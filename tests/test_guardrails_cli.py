@@ -136,7 +136,9 @@ def test_eval_scoring_self_check_with_a_tiny_model_follows_the_threshold(tmp_pat
     assert high["summary"]["per_rail"]["self-check"]["confusion"] == {"tp": 0, "fn": 1, "fp": 0, "tn": 1}
     assert high["summary"]["per_rail"]["rules"]["confusion"] == {"tp": 1, "fn": 0, "fp": 0, "tn": 1}
     assert high["summary"]["confusion"] == {"tp": 1, "fn": 0, "fp": 0, "tn": 1}
-    assert high["summary"]["self_check"] == {"mode": "score", "threshold": 100.0}
+    # The command line's threshold applies whatever the model (no per-model entry overrides it).
+    assert high["summary"]["self_check"] == {"mode": "score", "examples": "per-category", "model": str(tiny_qwen25_dir),
+                                             "threshold": 100.0, "calibrated_for_model": False}
     for report, threshold in ((low, -100.0), (high, 100.0)):
         for item in report["items"]:
             sc = item["trace"][1]

@@ -49,6 +49,7 @@ def test_dump_then_load_round_trips_exactly():
     policy = default_policy().with_category("illegal_drugs", action="warn", extra_patterns=(r"\bdrug\s+mule\b",))
     again = load_policy(dump_policy(policy))
     assert again == policy
+    assert again.settings.self_check_thresholds == policy.settings.self_check_thresholds != ()
     assert again.category("illegal_drugs").action == "warn"
     assert again.category("illegal_drugs").extra_patterns == (r"\bdrug\s+mule\b",)
 
@@ -69,6 +70,10 @@ def test_dump_then_load_round_trips_exactly():
         (lambda m: m["categories"]["cyber_malware"].__setitem__("extra_patterns", ["(unclosed"]),
          "categories.cyber_malware.extra_patterns[0]", "not a valid regular expression"),
         (lambda m: m["settings"].__setitem__("self_check_max_new_tokens", 0), "settings.self_check_max_new_tokens", "between"),
+        (lambda m: m["settings"].__setitem__("self_check_examples", "many"), "settings.self_check_examples", "per-category"),
+        (lambda m: m["settings"].__setitem__("self_check_thresholds", {"m": "high"}), "settings.self_check_thresholds.m",
+         "between"),
+        (lambda m: m["settings"].__setitem__("self_check_thresholds", [1.0]), "settings.self_check_thresholds", "mapping"),
     ],
 )
 def test_malformed_policy_raises_a_typed_error_naming_the_problem(mutate, path_fragment, message_fragment):

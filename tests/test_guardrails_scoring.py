@@ -107,6 +107,28 @@ def test_an_explicit_rail_threshold_overrides_the_policy():
     assert entry.verdict == "block" and entry.threshold == 0.4
 
 
+def test_a_models_own_calibrated_threshold_is_used_and_named():
+    """Margins are on each model's own scale: the rail of a listed model compares with that model's entry,
+    an unlisted model with the general threshold, and the note says which one applied."""
+    policy = replace(POLICY, settings=replace(POLICY.settings, self_check_threshold=1.0,
+                                              self_check_thresholds=(("big-judge", 3.0),)))  # fmt: skip
+    big = ScoringSelfCheckRail(FakeScorer(2.0), model="big-judge").check("x", policy)
+    assert (big.verdict, big.threshold) == ("allow", 3.0)  # 2.0 < its own 3.0
+    assert "calibrated for big-judge" in big.note
+    other = ScoringSelfCheckRail(FakeScorer(2.0), model="other-model").check("x", policy)
+    assert other.verdict == "block" and other.threshold == 1.0  # 2.0 >= the general 1.0
+    assert "not calibrated for other-model" in other.note
+    # The pipeline passes the alias of the model behind its scorer to the rail.
+    pipe = GuardrailPipeline(policy, "self-check", scorer=FakeScorer(2.0), self_check_model="big-judge")
+    assert pipe.check_input("x").trace[0].threshold == 3.0
+
+
+def test_the_shipped_policy_carries_thresholds_for_both_offline_models():
+    own = dict(POLICY.settings.self_check_thresholds)
+    assert {"qwen2.5-coder-0.5b-offline", "qwen2.5-coder-1.5b-offline"} <= set(own)
+    assert POLICY.settings.threshold_for("qwen2.5-coder-0.5b-offline") == (own["qwen2.5-coder-0.5b-offline"], True)
+
+
 def test_non_finite_margin_is_an_error_not_a_verdict():
     """A NaN margin would compare False both ways: the rail raises and the pipeline records an error."""
     pipe = GuardrailPipeline(POLICY, "self-check", scorer=FakeScorer(float("nan")))

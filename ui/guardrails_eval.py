@@ -37,6 +37,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "core" / "guardrails" / "data"
 BUNDLED: dict[str, Path] = {
     "Bundled: development set": DATA_DIR / "redteam.jsonl",
     "Bundled: holdout set": DATA_DIR / "redteam_holdout.jsonl",
+    "Bundled: fresh set": DATA_DIR / "redteam_fresh.jsonl",
+    "Bundled: blind set": DATA_DIR / "redteam_blind.jsonl",
 }
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_SHOWN_MALFORMED = 50

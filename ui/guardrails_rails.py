@@ -101,4 +101,5 @@ def build_pipeline(
         if not guard.available:
             notices.append(f"Guard model `{guard.spec.hub_id}` skipped: {guard.reason} The other rails decide.")
     return GuardrailPipeline(policy, rails, generator=generator, scorer=scorer, guard=guard,
-                             generator_unavailable_reason="no chat model loaded")  # fmt: skip
+                             generator_unavailable_reason="no chat model loaded",
+                             self_check_model=loaded.name if loaded is not None else None)  # fmt: skip

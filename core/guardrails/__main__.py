@@ -30,7 +30,7 @@ from .evaluate import EvalInputError, read_jsonl, run_eval
 from .guard_model import DEFAULT_GUARD_MODEL, GUARD_MODELS
 from .pii import redact
 from .pipeline import DEFAULT_SELF_CHECK_MODEL, GuardrailPipeline, load_guard_rail, load_self_check, parse_rails
-from .policy import DEFAULT_POLICY_PATH, MAX_ABS_THRESHOLD, SELF_CHECK_MODES, Policy, load_policy
+from .policy import DEFAULT_POLICY_PATH, MAX_ABS_THRESHOLD, SELF_CHECK_EXAMPLES, SELF_CHECK_MODES, Policy, load_policy
 from .safety_prompt import render_safety_prompt
 
 
@@ -51,14 +51,17 @@ def _policy(path: str | None) -> Policy:
 
 
 def _with_overrides(policy: Policy, args: argparse.Namespace) -> Policy:
-    """The policy with the command line's self-check mode/threshold, when given."""
+    """The policy with the command line's self-check mode/examples/threshold, when given."""
     changes = {}
     if args.self_check_mode is not None:
         changes["self_check_mode"] = args.self_check_mode
+    if args.self_check_examples is not None:
+        changes["self_check_examples"] = args.self_check_examples
     if args.self_check_threshold is not None:
         if not -MAX_ABS_THRESHOLD <= args.self_check_threshold <= MAX_ABS_THRESHOLD:
             raise CliError(f"--self-check-threshold must be between {-MAX_ABS_THRESHOLD:g} and {MAX_ABS_THRESHOLD:g}")
         changes["self_check_threshold"] = float(args.self_check_threshold)
+        changes["self_check_thresholds"] = ()  # the given threshold applies whatever the model
     return replace(policy, settings=replace(policy.settings, **changes)) if changes else policy
 
 
@@ -70,8 +73,8 @@ def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline
         raise CliError(str(exc)) from None
     generator = scorer = None
     unavailable = "no text generator given (load a chat model first)"
+    model = args.model or DEFAULT_SELF_CHECK_MODEL
     if "self-check" in rails:
-        model = args.model or DEFAULT_SELF_CHECK_MODEL
         try:
             generator, scorer = load_self_check(model, quant=args.quant, device=args.device)
             if scorer is None and policy.settings.self_check_mode == "score":
@@ -86,7 +89,7 @@ def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline
             _notice(notices, f"guard rail skipped, {args.guard_model} unavailable: {guard.reason}")
     return GuardrailPipeline(policy, rails, generator=generator, scorer=scorer, guard=guard,
                              short_circuit=args.short_circuit,
-                             generator_unavailable_reason=unavailable)
+                             generator_unavailable_reason=unavailable, self_check_model=model)
 
 
 def _print_json(obj: Any) -> None:
@@ -137,8 +140,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report["summary"]["malformed"] = malformed
     report["summary"]["rails"] = list(parse_rails(args.rails))
     report["summary"]["sample"] = None if args.sample is None else {"n": args.sample, "seed": args.seed}
-    report["summary"]["self_check"] = {"mode": pipeline.policy.settings.self_check_mode,
-                                       "threshold": pipeline.policy.settings.self_check_threshold}
+    settings = pipeline.policy.settings
+    threshold, calibrated = settings.threshold_for(pipeline.self_check_model)
+    report["summary"]["self_check"] = {"mode": settings.self_check_mode, "examples": settings.self_check_examples,
+                                       "model": pipeline.self_check_model, "threshold": threshold,
+                                       "calibrated_for_model": calibrated}  # fmt: skip
     if args.json:
         _print_json({**report, "notices": notices})
         return 0
@@ -262,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--short-circuit", action="store_true", help="skip later rails once one blocks")
         p.add_argument("--self-check-mode", default=None, choices=list(SELF_CHECK_MODES),
                        help="score (one forward pass, default of the policy) or generate (a JSON verdict)")
+        p.add_argument("--self-check-examples", default=None, choices=list(SELF_CHECK_EXAMPLES),
+                       help="the moderation prompt's worked examples (the threshold is calibrated for the policy's)")
         p.add_argument("--self-check-threshold", type=float, default=None,
                        help="override the policy's settings.self_check_threshold (margin in nats)")
         p.add_argument("--policy", default=None, help=f"policy YAML (default: {DEFAULT_POLICY_PATH.name} in config/)")

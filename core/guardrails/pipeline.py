@@ -118,6 +118,7 @@ class GuardrailPipeline:
         guard: GuardRail | None = None,
         short_circuit: bool = False,
         generator_unavailable_reason: str = "no text generator given (load a chat model first)",
+        self_check_model: str | None = None,
     ) -> None:
         self.policy = policy or default_policy()
         self.rails = parse_rails(rails)
@@ -126,6 +127,7 @@ class GuardrailPipeline:
         self.guard = guard
         self.short_circuit = short_circuit
         self.generator_unavailable_reason = generator_unavailable_reason
+        self.self_check_model = self_check_model  # alias behind generator/scorer: picks its calibrated threshold
 
     def _run(self, name: str, text: str) -> TraceEntry:
         if name == "rules":
@@ -139,7 +141,7 @@ class GuardrailPipeline:
     def _self_check(self, text: str) -> TraceEntry:
         scoring = self.policy.settings.self_check_mode == "score"
         if scoring and self.scorer is not None:
-            return ScoringSelfCheckRail(self.scorer).check(text, self.policy)
+            return ScoringSelfCheckRail(self.scorer, model=self.self_check_model).check(text, self.policy)
         if self.generator is None:
             return TraceEntry("self-check", "skipped", note=self.generator_unavailable_reason)
         entry = SelfCheckRail(self.generator).check(text, self.policy)

@@ -51,6 +51,7 @@ CATEGORY_IDS: tuple[str, ...] = tuple(CATEGORY_TITLES)
 
 PII_KINDS: tuple[str, ...] = ("email", "phone", "card", "iban")
 SELF_CHECK_MODES: tuple[str, ...] = ("score", "generate")
+SELF_CHECK_EXAMPLES: tuple[str, ...] = ("per-category", "two")
 DEFAULT_SELF_CHECK_THRESHOLD = 0.0  # margin in nats; config/policy.yaml carries the calibrated value
 MAX_ABS_THRESHOLD = 100.0
 
@@ -100,9 +101,18 @@ class PolicySettings:
     self_check_mode: "score" (one forward pass: the log-probability margin of
         "unsafe" over "safe", see ``scoring.py``) or "generate" (a JSON verdict
         is generated and parsed).
+    self_check_examples: the worked examples of the moderation prompt:
+        "per-category" (one harmful request and one benign look-alike per active
+        category) or "two" (a benign "kill a process" and a weapons request).
+        The threshold is calibrated for one of them: change both together.
     self_check_threshold: in score mode the self-check votes the category's
         action only when its margin (nats) is at least this; below, it allows.
-        Calibrated on the development set (docs/GUARDRAILS.md).
+        Calibrated on the development set (docs/GUARDRAILS.md) for the default model.
+    self_check_thresholds: per-model thresholds, ``(model alias, margin)`` pairs
+        (a mapping in the YAML): margins are on each model's own scale, so a
+        threshold calibrated for one model means nothing for another. The
+        self-check run by a listed model uses its entry, any other model
+        ``self_check_threshold`` (see :meth:`threshold_for`).
     """
 
     on_unparseable: Action = "warn"
@@ -114,7 +124,16 @@ class PolicySettings:
     phone_regions: tuple[str, ...] = ("US",)
     self_check_max_new_tokens: int = 64
     self_check_mode: str = "score"
+    self_check_examples: str = "per-category"
     self_check_threshold: float = DEFAULT_SELF_CHECK_THRESHOLD
+    self_check_thresholds: tuple[tuple[str, float], ...] = ()
+
+    def threshold_for(self, model: str | None) -> tuple[float, bool]:
+        """``(threshold, calibrated_for_model)``: the model's own entry, else the general threshold."""
+        for name, value in self.self_check_thresholds:
+            if name == model:
+                return value, True
+        return self.self_check_threshold, False
 
 
 @dataclass(frozen=True)
@@ -273,6 +292,14 @@ def _category(cid: str, raw: Any) -> CategoryPolicy:
     )
 
 
+def _threshold(value: Any, path: str) -> float:
+    """A self-check threshold: a margin in nats within +-MAX_ABS_THRESHOLD."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -MAX_ABS_THRESHOLD <= value <= MAX_ABS_THRESHOLD:
+        raise PolicyError(f"'{path}' must be a number between {-MAX_ABS_THRESHOLD:g} and {MAX_ABS_THRESHOLD:g} "
+                          f"(a log-probability margin in nats), got {value!r}.", path=path)
+    return float(value)
+
+
 def _settings(raw: Any) -> PolicySettings:
     if raw is None:
         return PolicySettings()
@@ -316,13 +343,24 @@ def _settings(raw: Any) -> PolicySettings:
             raise PolicyError(f"'settings.self_check_mode' must be one of {', '.join(SELF_CHECK_MODES)}, got {mode!r}.",
                               path="settings.self_check_mode")
         kw["self_check_mode"] = mode
+    if "self_check_examples" in raw:
+        examples = raw["self_check_examples"]
+        if examples not in SELF_CHECK_EXAMPLES:
+            raise PolicyError(f"'settings.self_check_examples' must be one of {', '.join(SELF_CHECK_EXAMPLES)}, "
+                              f"got {examples!r}.", path="settings.self_check_examples")
+        kw["self_check_examples"] = examples
     if "self_check_threshold" in raw:
-        t = raw["self_check_threshold"]
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not -MAX_ABS_THRESHOLD <= t <= MAX_ABS_THRESHOLD:
-            raise PolicyError(f"'settings.self_check_threshold' must be a number between {-MAX_ABS_THRESHOLD:g} and "
-                              f"{MAX_ABS_THRESHOLD:g} (a log-probability margin in nats), got {t!r}.",
-                              path="settings.self_check_threshold")
-        kw["self_check_threshold"] = float(t)
+        kw["self_check_threshold"] = _threshold(raw["self_check_threshold"], "settings.self_check_threshold")
+    if "self_check_thresholds" in raw:
+        table = _expect(raw["self_check_thresholds"], dict, "settings.self_check_thresholds",
+                        "a mapping of model alias to threshold")
+        pairs = []
+        for name, t in table.items():
+            if not (isinstance(name, str) and name.strip()):
+                raise PolicyError("'settings.self_check_thresholds' keys must be model aliases (non-empty text).",
+                                  path="settings.self_check_thresholds")
+            pairs.append((name, _threshold(t, f"settings.self_check_thresholds.{name}")))
+        kw["self_check_thresholds"] = tuple(pairs)
     return replace(defaults, **kw)
 
 
@@ -427,7 +465,9 @@ def _to_mapping(policy: Policy) -> dict:
             "phone_regions": list(s.phone_regions),
             "self_check_max_new_tokens": s.self_check_max_new_tokens,
             "self_check_mode": s.self_check_mode,
+            "self_check_examples": s.self_check_examples,
             "self_check_threshold": s.self_check_threshold,
+            "self_check_thresholds": dict(s.self_check_thresholds),
         },
     }
 

@@ -21,7 +21,8 @@ Contract:
   :mod:`.selfcheck` and scores the reply's first field,
   ``{"verdict": "unsafe`` against ``{"verdict": "safe``. The trace's ``score``
   is the margin ``log P(unsafe) - log P(safe)`` (nats), ``threshold`` the
-  policy's ``settings.self_check_threshold``. At or above the threshold the
+  policy's threshold for the scoring model (``settings.self_check_thresholds``,
+  else ``settings.self_check_threshold``; margins are on each model's own scale). At or above the threshold the
   category is scored among the active ones by the first token of each id
   (one more pass; ids whose first tokens coincide are re-scored in full) and
   its policy action is the verdict; below, the verdict is "allow".
@@ -95,12 +96,21 @@ class ScoringSelfCheckRail:
 
     name = "self-check"
 
-    def __init__(self, scorer: ContinuationScorer, threshold: float | None = None) -> None:
+    def __init__(self, scorer: ContinuationScorer, threshold: float | None = None, model: str | None = None) -> None:
         self.scorer = scorer
-        self.threshold = threshold  # None: the policy's settings.self_check_threshold
+        self.threshold = threshold  # None: the policy's threshold for ``model`` (settings.threshold_for)
+        self.model = model  # the alias of the scoring model, for its calibrated threshold
+
+    def _threshold(self, policy: Policy) -> tuple[float, str]:
+        """The threshold and where it came from, for the trace note."""
+        if self.threshold is not None:
+            return float(self.threshold), "given"
+        value, own = policy.settings.threshold_for(self.model)
+        return value, (f"calibrated for {self.model}" if own else
+                       f"the policy's general threshold, not calibrated for {self.model}" if self.model else "the policy's")
 
     def check(self, text: str, policy: Policy) -> TraceEntry:
-        threshold = policy.settings.self_check_threshold if self.threshold is None else float(self.threshold)
+        threshold, source = self._threshold(policy)
         active = [c.id for c in policy.active_categories()]
         if not active:
             return TraceEntry(self.name, "allow", rule=RULE, note="every category is allowed: nothing to check",
@@ -110,7 +120,7 @@ class ScoringSelfCheckRail:
         if not math.isfinite(margin):
             raise ValueError(f"the model gave a non-finite margin ({margin}) for the verdict")
         result = MarginScore(margin)
-        how = f"margin {margin:+.3f} nats, P(unsafe)={result.p_unsafe:.3f}, threshold {threshold:+.3f}"
+        how = f"margin {margin:+.3f} nats, P(unsafe)={result.p_unsafe:.3f}, threshold {threshold:+.3f} ({source})"
         if margin < threshold:
             return TraceEntry(self.name, "allow", None, round(margin, 4), RULE, note=f"{how}: below, allowed",
                               threshold=threshold)
