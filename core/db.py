@@ -38,6 +38,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from core.paths import home_dir
 ENV_VAR = "DATABASE_URL"
 CONNECT_TIMEOUT_S = 3  # libpq's minimum is 2 s
 BUSY_TIMEOUT_S = 30.0  # SQLite busy timeout and PostgreSQL lock timeout
+WAL_RETRY_S = 0.02  # pause between attempts to switch a new SQLite file to WAL (see Database._enable_wal)
 PG_DRIVER = "postgresql+psycopg"
 _SCHEMA_LOCK_KEY = 0x51_57_45_4E  # advisory lock held while a store creates or upgrades its tables
 _BEGIN = "playground_begin"  # execution option: "write" makes SQLite take the write lock at BEGIN
@@ -379,12 +381,22 @@ class Database:
             return apply_schema(conn, self.schema, self.location)
 
     def _enable_wal(self) -> None:
-        """WAL mode (persistent in the file) lets readers go on while one writer commits; set outside BEGIN."""
-        try:
-            with self.engine.connect() as conn:
-                conn.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
-        except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:  # the driver's own connection: its own errors
-            raise self._translate(exc) from exc
+        """WAL mode (persistent in the file) lets readers go on while one writer commits; set outside BEGIN.
+
+        Switching the journal mode needs the file to itself, and SQLite answers "database is
+        locked" at once, without its busy handler, while another connection is in a transaction
+        (another replica creating the tables, say): so it is retried until the busy timeout.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    conn.connection.driver_connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:  # the driver's own connection: its own errors
+                if not (is_busy(exc) and time.monotonic() < deadline):
+                    raise self._translate(exc) from exc
+                time.sleep(WAL_RETRY_S)
 
     def unavailable(self, exc: BaseException, lost: bool = False) -> DatabaseUnavailableError:
         what = "lost its connection to" if lost else "cannot reach"

@@ -285,6 +285,28 @@ def test_a_failing_upgrade_changes_nothing(db_url: Callable[[str], str]) -> None
         assert conn.exec_driver_sql("SELECT id, size FROM widgets").all() == [(1, 10)]
 
 
+def test_a_new_sqlite_file_waits_for_another_writer_before_switching_to_wal(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once ("database is locked", its busy handler is not used) while
+    another connection holds a transaction on the file: the store retries, so it opens once the other
+    writer commits instead of failing (the race between replicas that start together)."""
+    path = tmp_path / "shared.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE other_app (x INTEGER)")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    start = time.monotonic()
+    try:
+        store = ConversationStore(url=f"sqlite:///{path}")
+    finally:
+        release.join()
+        holder.close()
+    assert time.monotonic() - start >= 0.4  # it waited for the other writer's commit
+    assert store._db.upgraded_from == 0
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_replicas_opening_a_new_database_at_once(db_url: Callable[[str], str]) -> None:
     """Several app replicas starting together all open the same empty database: the schema is created once
     (SQLite's write lock, PostgreSQL's advisory lock) and none of them fails."""
