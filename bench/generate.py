@@ -354,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI smoke run on a tiny random model")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.turn_repeats < 1:
+        parser.error("--turn-repeats must be at least 1")
 
     if args.gpu_suite:
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -24,6 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 def _label(result: dict) -> str:
     model = Path(str(result["model"])).name
     return f"{model}\n{result['quant']} / {result['device']}"
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def plot_tokens_per_s(results: list[dict], out: Path) -> Path:
@@ -37,11 +45,7 @@ def plot_tokens_per_s(results: list[dict], out: Path) -> Path:
     ax.set_xticks(list(x), labels, fontsize=8)
     ax.set_ylabel("decode tokens/s (median)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "tokens_per_s.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "tokens_per_s.png")
 
 
 def plot_ttft(results: list[dict], out: Path) -> Path | None:
@@ -57,11 +61,7 @@ def plot_ttft(results: list[dict], out: Path) -> Path | None:
     ax.set_xlabel("prompt tokens")
     ax.set_ylabel("time to first token (ms)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "ttft_by_prompt.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "ttft_by_prompt.png")
 
 
 def plot_turns(results: list[dict], out: Path) -> Path | None:
@@ -77,11 +77,7 @@ def plot_turns(results: list[dict], out: Path) -> Path | None:
     ax.set_xlabel("chat turn")
     ax.set_ylabel("time to first token (ms, median)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "ttft_by_turn.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "ttft_by_turn.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

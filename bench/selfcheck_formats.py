@@ -28,21 +28,16 @@ from core.guardrails import default_policy
 from core.guardrails.calibrate import calibrate_threshold
 from core.guardrails.evaluate import read_jsonl
 from core.guardrails.pipeline import DEFAULT_SELF_CHECK_MODEL
-from core.guardrails.scoring import ContinuationScorer, scorer_from_loaded, verdict_continuations
+from core.guardrails.scoring import ContinuationScorer, score_margin, scorer_from_loaded
 from core.guardrails.selfcheck import build_moderation_messages, fewshot_examples
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "core" / "guardrails" / "data" / "redteam.jsonl"
 REFUSALS = ("I'm sorry", "I cannot", "I can't", "Sorry", "I apologize")
 
 
-def _logsumexp(values: Sequence[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
-
-
 def score_json(scorer: ContinuationScorer, text: str, fewshot: bool) -> float:
-    safe, unsafe = scorer(build_moderation_messages(text, default_policy(), fewshot=fewshot), verdict_continuations(), 1)
-    return unsafe - safe
+    """The scoring self-check's own margin, with the two or the per-category examples."""
+    return score_margin(scorer, build_moderation_messages(text, default_policy(), fewshot=fewshot))
 
 
 def score_yesno(scorer: ContinuationScorer, text: str) -> float:

@@ -77,3 +77,10 @@ def test_plots_from_bench_json(tmp_path, capsys):
     assert plot_main([str(source), "--out", str(tmp_path)]) == 0
     for name in ("tokens_per_s.png", "ttft_by_prompt.png", "ttft_by_turn.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_turn_repeats_below_one_is_refused(capsys):
+    """A replay count of 0 would leave no chat to take a median of: refused before any model loads."""
+    with pytest.raises(SystemExit):
+        main(["--quick", "--turn-repeats", "0"])
+    assert "--turn-repeats must be at least 1" in capsys.readouterr().err
