@@ -5,6 +5,7 @@
 - ``tiny_qwen25_dir`` / ``tiny_qwen3_dir``: tiny random Qwen2 / Qwen3 models with
   a locally trained tokenizer and the real chat templates, saved once per session.
 - ``tiny_qwen25`` / ``tiny_qwen3``: those models loaded through the real loader.
+- ``offline_bundle``: that bundle's alias once it is fetched (nothing loaded).
 - ``offline_model``: the real Qwen2.5-Coder-0.5B-Instruct GGUF bundle, loaded once;
   skipped when it is not fetched, unless ``PLAYGROUND_REQUIRE_OFFLINE_MODEL=1``
   (set by ``make test``, which fetches it), in which case its absence fails.
@@ -70,11 +71,17 @@ def offline_bundle_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def offline_model():
+def offline_bundle() -> str:
+    """The offline bundle's alias, once it is fetched (skip, or fail under PLAYGROUND_REQUIRE_OFFLINE_MODEL=1)."""
     if not offline_bundle_available():
         if os.environ.get("PLAYGROUND_REQUIRE_OFFLINE_MODEL") == "1":
             pytest.fail(f"{OFFLINE_ALIAS} is not fetched; run `python -m core fetch {OFFLINE_ALIAS}`.")
         pytest.skip(f"{OFFLINE_ALIAS} not fetched (python -m core fetch {OFFLINE_ALIAS})")
+    return OFFLINE_ALIAS
+
+
+@pytest.fixture(scope="session")
+def offline_model(offline_bundle: str):
     from core.loading import load
 
     return load(OFFLINE_ALIAS, "auto", "cpu")

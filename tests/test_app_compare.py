@@ -30,6 +30,7 @@ from core.arena import ArenaStore, default_store, describe_config, leaderboard, 
 from core.compare import PaneConfig, PaneState
 from core.params import GenerationParams
 from core.pool import ModelPool
+from ui import guardrails_state
 from ui.compare_run import ActiveRun, settle, stream_comparison
 from ui.compare_state import PANE_IDS, config_from_values, values_for
 from ui.compare_view import export_files, pane_figures
@@ -58,6 +59,7 @@ def start(monkeypatch: pytest.MonkeyPatch, model: Path | str) -> AppTest:
     """The app with ``model`` as the sidebar's model, on the Compare page, replies kept short."""
     monkeypatch.setenv("PLAYGROUND_DEFAULT_MODEL", str(model))
     at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state[guardrails_state.PROBE] = False  # a guardrails pane would load the offline 0.5B for its probe
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception

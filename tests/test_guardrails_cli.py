@@ -172,3 +172,25 @@ def test_eval_sample_is_a_fixed_balanced_subset():
     assert [i["line"] for i in first["items"]] == [i["line"] for i in again["items"]]
     assert (first["summary"]["n_harmful"], first["summary"]["n_benign"]) == (5, 5)
     assert first["summary"]["sample"] == {"n": 10, "seed": 3}
+
+
+def test_per_combination_scores_every_subset_of_the_rails_that_ran():
+    """Three items, three rails: an item counts as blocked by a combination when one of its rails voted block;
+    the all-rails combination equals the pipeline's own verdict here (no warn, no error), and a rail that was
+    skipped on an item leaves that item out of every combination that needs it."""
+    from core.guardrails.evaluate import per_combination_scores
+
+    def item(label: str, **verdicts: str) -> dict:
+        return {"label": label, "trace": [{"rail": r.replace("_", "-"), "verdict": v} for r, v in verdicts.items()]}
+
+    items = [
+        item("harmful", rules="allow", semantic="block", self_check="allow"),
+        item("harmful", rules="allow", semantic="allow", self_check="block"),
+        item("benign", rules="allow", semantic="block", self_check="skipped"),
+    ]
+    scores = per_combination_scores(items)
+    assert list(scores) == ["rules+semantic", "rules+self-check", "semantic+self-check", "rules+semantic+self-check"]
+    assert scores["rules+semantic"]["confusion"] == {"tp": 1, "fn": 1, "fp": 1, "tn": 0}
+    assert scores["semantic+self-check"]["confusion"] == {"tp": 2, "fn": 0, "fp": 0, "tn": 0}  # item 3 left out
+    assert scores["rules+semantic+self-check"]["block_rate_harmful"] == 1.0
+    assert per_combination_scores([item("harmful", rules="block")]) == {}

@@ -64,7 +64,10 @@ def rail_choice() -> RailChoice:
     """The Guardrails page's rail choice from the session (its defaults when the page was never opened)."""
     state = st.session_state
     guard = (state.get(gs.GUARD_MODEL) or DEFAULT_GUARD_MODEL) if state.get(gs.GUARD) else None
-    return RailChoice(rules=bool(state.get(gs.RULES, True)), self_check=bool(state.get(gs.SELF_CHECK, False)),
+    return RailChoice(rules=bool(state.get(gs.RULES, True)),
+                      semantic=bool(state.get(gs.SEMANTIC, gs.SEMANTIC_DEFAULT)),
+                      probe=bool(state.get(gs.PROBE, gs.PROBE_DEFAULT)),
+                      self_check=bool(state.get(gs.SELF_CHECK, False)),
                       guard_model=guard, output=bool(state.get(gs.OUTPUT, True)),
                       redact=bool(state.get(gs.REDACT, True)))  # fmt: skip
 

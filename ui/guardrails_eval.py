@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from core.guardrails import CATEGORY_TITLES, GuardrailPipeline
+from core.guardrails import semantic
 from core.guardrails.evaluate import LABELS, EvalInputError, read_jsonl, run_eval, summarize
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "core" / "guardrails" / "data"
@@ -39,7 +40,13 @@ BUNDLED: dict[str, Path] = {
     "Bundled: holdout set": DATA_DIR / "redteam_holdout.jsonl",
     "Bundled: fresh set": DATA_DIR / "redteam_fresh.jsonl",
     "Bundled: blind set": DATA_DIR / "redteam_blind.jsonl",
+    "Bundled: blind set 2": DATA_DIR / "redteam_blind2.jsonl",
+    "Bundled: blind set 3": DATA_DIR / "redteam_blind3.jsonl",
+    "Bundled: blind set 4": DATA_DIR / "redteam_blind4.jsonl",
 }
+# The bundled sets the semantic and probe rails are trained on: their numbers on them are in-sample.
+TRAINING_SETS: frozenset[str] = frozenset(
+    name for name, path in BUNDLED.items() if path in semantic.DEFAULT_TRAINING_FILES)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_SHOWN_MALFORMED = 50
 

@@ -4,7 +4,8 @@ Contract of :func:`render_redteam`:
 - The set is a bundled one or an uploaded JSONL file (``{"text", "label":
   "harmful"|"benign"}`` per line, at most 2 MiB); malformed lines are listed with
   their numbers and reasons, the others kept.
-- Rails: rules (instant), self-check (the sidebar's model, once per prompt: a
+- Rails: rules (instant), semantic (embeddings, about 10 ms a prompt), probe (the offline 0.5B's hidden
+  states, a fraction of a second a prompt), self-check (the sidebar's model, once per prompt: a
   progress bar, and a limit on the number of prompts, taken alternately harmful and
   benign), guard model (skipped with a notice when it cannot be loaded).
 - Results (kept in the session until the next run): block rate on harmful,
@@ -22,6 +23,7 @@ import streamlit as st
 from ui import guardrails_state as gs
 from ui.guardrails_eval import (
     BUNDLED,
+    TRAINING_SETS,
     MAX_SHOWN_MALFORMED,
     MAX_UPLOAD_BYTES,
     RedTeamResult,
@@ -38,7 +40,7 @@ from ui.guardrails_eval import (
     report_csv,
     report_json,
 )
-from ui.guardrails_rails import build_pipeline, render_guard_picker
+from ui.guardrails_rails import build_pipeline, render_guard_picker, render_probe_checkbox, render_semantic_checkbox
 from ui.model_sidebar import ensure_loaded
 from ui.state import current_choice
 
@@ -80,15 +82,20 @@ def render_malformed(malformed: list[dict]) -> None:
 def _choose_rails() -> tuple[tuple[str, ...], str | None]:
     st.session_state.setdefault(gs.RT_RULES, True)
     st.markdown("**Input rails**")
-    cols = st.columns(3)
+    cols = st.columns(5)
     with cols[0]:
         rules = st.checkbox("Rules", key=gs.RT_RULES, persist_state=KEEP, help="Instant: well under 1 ms a prompt.")
     with cols[1]:
+        semantic = render_semantic_checkbox(gs.RT_SEMANTIC)
+    with cols[2]:
+        probe = render_probe_checkbox(gs.RT_PROBE)
+    with cols[3]:
         self_check = st.checkbox("Self-check", key=gs.RT_SELF_CHECK, persist_state=KEEP,
                                  help="Runs the sidebar's model once per prompt: seconds each on a CPU.")  # fmt: skip
-    with cols[2]:
+    with cols[4]:
         guard = render_guard_picker(gs.RT_GUARD, gs.RT_GUARD_MODEL)
-    names = (("rules", rules), ("self-check", self_check), ("guard", guard is not None))
+    names = (("rules", rules), ("semantic", semantic), ("probe", probe), ("self-check", self_check),
+             ("guard", guard is not None))
     return tuple(n for n, on in names if on), guard
 
 
@@ -113,6 +120,11 @@ def run_redteam(items: list[dict], malformed: list[dict], dataset: str, rails: t
         if loaded is None:
             return None
     notices: list[str] = []
+    trained = [r for r in ("semantic", "probe") if r in rails]
+    if trained and dataset in TRAINING_SETS:
+        notices.append(f"The {' and '.join(trained)} rail{'s were' if len(trained) > 1 else ' was'} trained on the "
+                       f"{dataset.removeprefix('Bundled: ')}: numbers here are in-sample. Blind set 4 was never "
+                       "used to train or tune them.")
     policy = gs.policy()
     with st.spinner("Preparing the rails…"):
         pipeline = build_pipeline(policy, rails, loaded, guard_model, notices)

@@ -42,6 +42,7 @@ from core.guardrails import (
     CATEGORY_TITLES,
     GuardrailPipeline,
     OutputEvent,
+    RAIL_NAMES,
     Policy,
     TraceEntry,
     guard_stream,
@@ -82,6 +83,8 @@ class RailChoice:
     """The rails of the third column."""
 
     rules: bool = True
+    semantic: bool = False  # the embedding classifier (core.guardrails.semantic)
+    probe: bool = False  # the hidden-state probe (core.guardrails.probe)
     self_check: bool = False
     guard_model: str | None = None  # a hub id from core.guardrails.GUARD_MODELS, or None
     output: bool = True  # the rules on the reply while it streams (harmful content cut-off)
@@ -89,7 +92,8 @@ class RailChoice:
 
     @property
     def input_rails(self) -> tuple[str, ...]:
-        names = (("rules", self.rules), ("self-check", self.self_check), ("guard", self.guard_model is not None))
+        names = (("rules", self.rules), ("semantic", self.semantic), ("probe", self.probe),
+                 ("self-check", self.self_check), ("guard", self.guard_model is not None))
         return tuple(name for name, on in names if on)
 
     def describe(self) -> str:
@@ -380,7 +384,7 @@ def cost_summary(turn: Turn) -> dict[str, dict[str, str]]:
         extra = tokens - base_tokens if isinstance(tokens, int) and isinstance(base_tokens, int) else None
         share = f" (+{extra} safety prompt)" if extra and kind != "raw" else ""
         prompt = "—" if tokens is None else f"{tokens}{share}"
-        inputs = [e for e in column.trace if e.rail in ("rules", "self-check", "guard")]
+        inputs = [e for e in column.trace if e.rail in RAIL_NAMES]
         before = ", ".join(
             f"{e.rail} {e.latency_ms:,.1f} ms" if e.verdict != "skipped" else f"{e.rail} skipped" for e in inputs
         )  # fmt: skip

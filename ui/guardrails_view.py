@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.guardrails import TraceEntry
+from core.guardrails import RAIL_NAMES, TraceEntry
 from ui.chat_view import metrics_line
 from ui.guardrails_run import (
     COLUMN_TITLES,
@@ -91,7 +91,7 @@ def _model_verdict(column: Column, turn: Turn) -> str:
 
 def trace_frame(column: Column, turn: Turn) -> pd.DataFrame:
     """The column's trace as a table (see the module docstring)."""
-    rows = [_entry_row(e) for e in column.trace if e.rail in ("rules", "self-check", "guard")]
+    rows = [_entry_row(e) for e in column.trace if e.rail in RAIL_NAMES]
     raw = turn.columns["raw"]
     if column.kind != "raw":
         if column.blocked_at == "input":
@@ -114,7 +114,7 @@ def trace_frame(column: Column, turn: Turn) -> pd.DataFrame:
                      "note": f"first token; whole reply {total:.1f} s (interleaved)"})  # fmt: skip
     elif column.error:
         rows.append({"rail": "model", "verdict": "error", "note": column.error})
-    rows += [_entry_row(e) for e in column.trace if e.rail not in ("rules", "self-check", "guard")]
+    rows += [_entry_row(e) for e in column.trace if e.rail not in RAIL_NAMES]
     frame = pd.DataFrame(rows, columns=TRACE_COLUMNS)
     text_columns = [c for c in TRACE_COLUMNS if c != "latency (ms)"]
     frame[text_columns] = frame[text_columns].fillna("")

@@ -1,4 +1,4 @@
-"""Guardrails: policy, input rails (rules, self-check, guard model), safety prompt, output rails.
+"""Guardrails: policy, input rails (rules, semantic, probe, self-check, guard model), safety prompt, output rails.
 
 Public API (nothing here imports streamlit):
 
@@ -41,9 +41,27 @@ from .policy import (
     save_policy_variant,
     try_load_policy,
 )
+from .probe import (
+    HiddenStates,
+    LinearProbe,
+    ProbeError,
+    ProbeFileError,
+    ProbeRail,
+    default_probe_rail,
+    load_probe_rail,
+    train_probe,
+)
 from .rules import classify
 from .safety_prompt import merge_system_prompt, render_safety_prompt
 from .scoring import ContinuationScorer, ScoringSelfCheckRail, scorer_from_loaded
+from .semantic import (
+    SemanticClassifier,
+    SemanticRail,
+    SemanticTraining,
+    SemanticTrainingError,
+    default_semantic_rail,
+    train_semantic,
+)
 from .selfcheck import SelfCheckRail, TextGenerator, build_moderation_messages, parse_verdict
 from .trace import TraceEntry, Verdict, combine
 
@@ -52,7 +70,9 @@ __all__ = [
     "GUARD_MODELS", "RAIL_NAMES", "CategoryPolicy", "ContinuationScorer", "ScoringSelfCheckRail",
     "load_self_check", "scorer_from_loaded", "self_check_from_loaded", "GuardRail", "GuardrailPipeline", "OutputEvent", "PIISpan",
     "PipelineResult", "Policy", "PolicyError", "PolicySettings", "Redaction", "SelfCheckRail", "StreamRedactor",
-    "TextGenerator", "TraceEntry", "Verdict", "build_moderation_messages", "check_output", "classify", "combine",
+    "SemanticClassifier", "SemanticRail", "SemanticTraining", "SemanticTrainingError", "default_semantic_rail",
+    "train_semantic", "HiddenStates", "LinearProbe", "ProbeError", "ProbeFileError", "ProbeRail",
+    "default_probe_rail", "load_probe_rail", "train_probe", "TextGenerator", "TraceEntry", "Verdict", "build_moderation_messages", "check_output", "classify", "combine",
     "default_policy", "dump_policy", "engine_generator", "find_pii", "generator_from_loaded", "guard_stream",
     "list_policy_variants", "load_guard_rail", "load_policy", "merge_system_prompt", "parse_guard_output",
     "parse_rails", "parse_verdict", "redact", "render_safety_prompt", "save_policy_variant", "try_load_policy",

@@ -1,7 +1,11 @@
 """Command line: ``python -m core.guardrails {check,eval,redact,prompt,validate} ...``.
 
-    check "TEXT" [--rails rules,self-check,guard] [--model ALIAS] [--json]
+    check "TEXT" [--rails rules,semantic,probe,self-check,guard] [--model ALIAS] [--json]
     eval FILE.jsonl [--rails ...] [--model ALIAS] [--json] [--sample N --seed S]
+    train-semantic [FILE.jsonl ...] [--max-false-block-rate 0.02] [--json]
+                                              train the semantic rail, print its cross-validation
+    train-probe [FILE.jsonl ...] [--model ALIAS] [--layer 12] [--out FILE] [--json]
+                                              train the hidden-state probe (minutes: one forward pass a prompt)
     calibrate REPORT.json [--max-false-block-rate 0.02] [--json]
                                               self-check threshold from an `eval --json` report
     redact --input FILE.jsonl [--json]        (or: redact "TEXT")
@@ -21,6 +25,7 @@ import os
 import random
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from core.errors import PlaygroundError
@@ -32,6 +37,26 @@ from .pii import redact
 from .pipeline import DEFAULT_SELF_CHECK_MODEL, GuardrailPipeline, load_guard_rail, load_self_check, parse_rails
 from .policy import DEFAULT_POLICY_PATH, MAX_ABS_THRESHOLD, SELF_CHECK_EXAMPLES, SELF_CHECK_MODES, Policy, load_policy
 from .safety_prompt import render_safety_prompt
+from .probe import (
+    DEFAULT_LAYER,
+    PROBE_FILE,
+    PROBE_MODEL,
+    PROBE_QUANT,
+    HiddenStates,
+    ProbeError,
+    ProbeRail,
+    file_sha256,
+    load_probe_rail,
+    stale_training_files,
+    train_probe,
+)
+from .semantic import (
+    DEFAULT_TRAINING_FILES,
+    SemanticRail,
+    SemanticTraining,
+    SemanticTrainingError,
+    default_semantic_rail,
+)
 
 
 class CliError(Exception):
@@ -82,14 +107,77 @@ def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline
         except Exception as exc:  # noqa: BLE001 - any loading failure falls back to the other rails
             unavailable = f"could not load '{model}': {type(exc).__name__}: {exc}"[:500]
             _notice(notices, f"self-check disabled, {unavailable}; continuing with the other rails")
+    semantic = None
+    semantic_unavailable = None
+    if "semantic" in rails:
+        semantic, semantic_unavailable = _semantic_rail(args, notices)
     guard = None
     if "guard" in rails:
         guard = load_guard_rail(args.guard_model, quant=args.quant, device=args.device)
         if not guard.available:
             _notice(notices, f"guard rail skipped, {args.guard_model} unavailable: {guard.reason}")
+    probe = probe_unavailable = None
+    if "probe" in rails:
+        probe, probe_unavailable = _probe_rail(args, notices)
     return GuardrailPipeline(policy, rails, generator=generator, scorer=scorer, guard=guard,
                              short_circuit=args.short_circuit,
-                             generator_unavailable_reason=unavailable, self_check_model=model)
+                             generator_unavailable_reason=unavailable, self_check_model=model,
+                             semantic=semantic, semantic_unavailable=semantic_unavailable,
+                             probe=probe, probe_unavailable=probe_unavailable)  # fmt: skip
+
+
+def _probe_rail(args: argparse.Namespace, notices: list[str]) -> tuple[ProbeRail | None, str | None]:
+    """(rail, None), or (None, reason) with a notice when the probe or its model cannot be used."""
+    try:
+        rail = load_probe_rail(args.probe_file, device=args.device)
+    except ProbeError as exc:
+        reason = str(exc)[:500]
+        _notice(notices, f"probe rail skipped, {reason}")
+        return None, reason
+    probe = rail.classifier.probe
+    if args.probe_file == str(PROBE_FILE) and (stale := stale_training_files(probe)):
+        _notice(notices, f"the probe was trained on older versions of {', '.join(stale)}: retrain it with "
+                         "`python -m core.guardrails train-probe`")
+    eval_file = getattr(args, "file", None)
+    if eval_file and Path(eval_file).name in probe.trained_on:
+        _notice(notices, f"the probe rail was trained on {Path(eval_file).name}: its numbers on it are in-sample")
+    return rail, None
+
+
+def _training_files(args: argparse.Namespace) -> list[str]:
+    return list(getattr(args, "semantic_train", None) or [str(p) for p in DEFAULT_TRAINING_FILES])
+
+
+def _train(files: list[str], max_false_block_rate: float, embedding: str | None) -> SemanticRail:
+    """The semantic rail trained on ``files``; CliError for a file or data that cannot train it."""
+    if not 0 <= max_false_block_rate < 1:
+        raise CliError(f"--semantic-max-false-block-rate must be in [0, 1), got {max_false_block_rate}")
+    for path in files:
+        try:
+            read_jsonl(path)
+        except EvalInputError as exc:
+            raise CliError(f"cannot train the semantic rail: {exc}") from None
+    try:
+        return default_semantic_rail(files, embedding=embedding, max_false_block_rate=max_false_block_rate)
+    except SemanticTrainingError as exc:
+        raise CliError(f"cannot train the semantic rail: {exc}") from None
+
+
+def _semantic_rail(args: argparse.Namespace, notices: list[str]) -> tuple[SemanticRail | None, str | None]:
+    """(rail, None), or (None, reason) with a notice when the embedding model is unavailable."""
+    files = _training_files(args)
+    try:
+        rail = _train(files, args.semantic_max_false_block_rate, args.embedding)
+    except CliError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no embedding model: the other rails still run
+        reason = f"could not build the semantic rail: {type(exc).__name__}: {exc}"[:500]
+        _notice(notices, f"semantic rail skipped, {reason}")
+        return None, reason
+    eval_file = getattr(args, "file", None)
+    if eval_file and any(os.path.realpath(eval_file) == os.path.realpath(f) for f in files):
+        _notice(notices, f"the semantic rail was trained on {eval_file}: its numbers on it are in-sample")
+    return rail, None
 
 
 def _print_json(obj: Any) -> None:
@@ -145,6 +233,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report["summary"]["self_check"] = {"mode": settings.self_check_mode, "examples": settings.self_check_examples,
                                        "model": pipeline.self_check_model, "threshold": threshold,
                                        "calibrated_for_model": calibrated}  # fmt: skip
+    if pipeline.semantic is not None:
+        report["summary"]["semantic"] = {**pipeline.semantic.classifier.training.to_dict(),
+                                         "trained_on": _training_files(args)}
+    if pipeline.probe is not None:
+        probe = pipeline.probe.classifier.probe
+        report["summary"]["probe"] = {**probe.training.to_dict(), "model": probe.model, "layer": probe.layer,
+                                      "trained_on": sorted(probe.trained_on)}
     if args.json:
         _print_json({**report, "notices": notices})
         return 0
@@ -162,9 +257,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for rail, lat in s["latency_ms"].items():
         print(f"latency {rail}: median {lat['median']:.3f} ms, p95 {lat['p95']:.3f} ms (n={lat['n']})")
     if len(s["per_rail"]) > 1:
-        for rail, r in s["per_rail"].items():
+        rows = [(f"{rail} alone", r) for rail, r in s["per_rail"].items()]
+        rows += [(rails, r) for rails, r in s["per_combination"].items()]
+        for name, r in rows:
             rc = r["confusion"]
-            print(f"  {rail} alone: TP={rc['tp']} FN={rc['fn']} FP={rc['fp']} TN={rc['tn']}  harmful blocked "
+            print(f"  {name}: TP={rc['tp']} FN={rc['fn']} FP={rc['fp']} TN={rc['tn']}  harmful blocked "
                   f"{pct(r['block_rate_harmful'])}  false blocks {pct(r['false_block_rate_benign'])}  F1 {pct(r['f1'])}")
     for cat, row in s["per_category"].items():
         print(f"  {cat:<18} {row['blocked']}/{row['n']} blocked")
@@ -209,6 +306,64 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"at it: false-block rate {cal.false_block_rate} (budget {cal.max_false_block_rate}), "
           f"harmful blocked {cal.block_rate_harmful}")
     print("put it under settings.self_check_threshold in the policy")
+    return 0
+
+
+def cmd_train_semantic(args: argparse.Namespace) -> int:
+    files = args.files or [str(p) for p in DEFAULT_TRAINING_FILES]
+    t = _train(files, args.max_false_block_rate, args.embedding).classifier.training
+    if args.json:
+        _print_json({**t.to_dict(), "trained_on": files})
+        return 0
+    _print_training(t, len(files), "SVM margin")
+    return 0
+
+
+def _print_training(t: SemanticTraining, n_files: int, score: str, wrote: Path | None = None) -> None:
+    """The human-readable report of a trained rail: data, choice of C and threshold, the cross-validation."""
+    print(f"trained on {t.n_harmful} harmful, {t.n_benign} benign items from {n_files} file(s)"
+          + (f" ({t.skipped} harmful items without a known category left out)" if t.skipped else "")
+          + (f"; wrote {wrote}" if wrote else ""))
+    print(f"features: {t.embedding}   chosen C: {t.c:g}   threshold ({score}): {t.threshold:+.3f}")
+    print(f"{t.folds}-fold cross-validation at a false-block budget of {t.max_false_block_rate}:")
+    for c, row in t.per_c.items():
+        mark = "  <- chosen" if float(c) == t.c else ""
+        print(f"  C={c:<5} threshold {row['threshold']:+.3f}  harmful blocked {row['block_rate_harmful']}  "
+              f"false blocks {row['false_block_rate']}{mark}")
+
+
+def cmd_train_probe(args: argparse.Namespace) -> int:
+    files = args.files or [str(p) for p in DEFAULT_TRAINING_FILES]
+    if not 0 <= args.max_false_block_rate < 1:
+        raise CliError(f"--max-false-block-rate must be in [0, 1), got {args.max_false_block_rate}")
+    items: list[dict] = []
+    for path in files:
+        try:
+            items.extend(read_jsonl(path)[0])
+        except EvalInputError as exc:
+            raise CliError(f"cannot train the probe: {exc}") from None
+    try:
+        from core.loading import load
+
+        hidden = HiddenStates(load(args.model, quant=args.quant, device=args.device), args.layer)
+    except PlaygroundError as exc:
+        raise CliError(f"cannot load '{args.model}' for the probe: {exc}") from None
+    except ProbeError as exc:
+        raise CliError(f"cannot train the probe: {exc}") from None
+    print(f"embedding {len(items)} prompts with {args.model} (layer {args.layer})...", file=sys.stderr)
+    try:
+        probe = train_probe(items, hidden, model=args.model, layer=args.layer,
+                            trained_on={Path(f).name: file_sha256(f) for f in files},
+                            max_false_block_rate=args.max_false_block_rate)  # fmt: skip
+    except SemanticTrainingError as exc:
+        raise CliError(f"cannot train the probe: {exc}") from None
+    out = probe.save(args.out)
+    t = probe.training
+    if args.json:
+        _print_json({**t.to_dict(), "model": probe.model, "layer": probe.layer, "trained_on": files,
+                     "out": str(out)})  # fmt: skip
+        return 0
+    _print_training(t, len(files), "logit", wrote=out)
     return 0
 
 
@@ -259,7 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def rail_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--rails", default="rules", help="comma-separated: rules,self-check,guard (default: rules)")
+        p.add_argument("--rails", default="rules",
+                       help="comma-separated: rules,semantic,probe,self-check,guard (default: rules)")
+        p.add_argument("--probe-file", default=str(PROBE_FILE),
+                       help=f"the probe rail's trained probe (default: the bundled one for {PROBE_MODEL})")
         p.add_argument("--model", default=None, help=f"chat model for self-check (default: {DEFAULT_SELF_CHECK_MODEL})")
         p.add_argument("--guard-model", default=DEFAULT_GUARD_MODEL, choices=list(GUARD_MODELS),
                        help=f"guard model hub id (default: {DEFAULT_GUARD_MODEL})")
@@ -272,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the moderation prompt's worked examples (the threshold is calibrated for the policy's)")
         p.add_argument("--self-check-threshold", type=float, default=None,
                        help="override the policy's settings.self_check_threshold (margin in nats)")
+        p.add_argument("--semantic-train", action="append", default=None, metavar="FILE.jsonl",
+                       help="train the semantic rail on this labeled file (repeatable; default: the bundled "
+                            "development sets)")
+        p.add_argument("--semantic-max-false-block-rate", type=float, default=DEFAULT_MAX_FALSE_BLOCK_RATE,
+                       help=f"the semantic rail's false-block budget in cross-validation "
+                            f"(default {DEFAULT_MAX_FALSE_BLOCK_RATE})")
+        p.add_argument("--embedding", default=None, help="embedding model of the semantic rail (default: offline "
+                                                         "all-MiniLM-L6-v2)")
         p.add_argument("--policy", default=None, help=f"policy YAML (default: {DEFAULT_POLICY_PATH.name} in config/)")
         p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -294,6 +460,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"share of benign margins allowed at or above the threshold (default {DEFAULT_MAX_FALSE_BLOCK_RATE})")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("train-semantic", help="train the semantic rail and print its cross-validation")
+    p.add_argument("files", nargs="*", help="labeled JSONL files (default: the bundled development sets)")
+    p.add_argument("--max-false-block-rate", type=float, default=DEFAULT_MAX_FALSE_BLOCK_RATE,
+                   help=f"out-of-fold false-block budget that sets the threshold (default {DEFAULT_MAX_FALSE_BLOCK_RATE})")
+    p.add_argument("--embedding", default=None, help="embedding model (default: offline all-MiniLM-L6-v2)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train_semantic)
+
+    p = sub.add_parser("train-probe", help="train the hidden-state probe rail and write it as JSON")
+    p.add_argument("files", nargs="*", help="labeled JSONL files (default: the bundled training sets)")
+    p.add_argument("--model", default=PROBE_MODEL, help=f"a transformers-loadable model (default: {PROBE_MODEL})")
+    p.add_argument("--quant", default=PROBE_QUANT, help=f"quantization to load it with (default: {PROBE_QUANT})")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--layer", type=int, default=DEFAULT_LAYER, help=f"decoder layer to read (default {DEFAULT_LAYER})")
+    p.add_argument("--max-false-block-rate", type=float, default=DEFAULT_MAX_FALSE_BLOCK_RATE,
+                   help=f"out-of-fold false-block budget that sets the threshold (default {DEFAULT_MAX_FALSE_BLOCK_RATE})")
+    p.add_argument("--out", default=str(PROBE_FILE), help="where to write the probe (default: the bundled file)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train_probe)
 
     p = sub.add_parser("redact", help="redact PII")
     p.add_argument("text", nargs="?", default=None, help="a text to redact (or use --input)")

@@ -14,10 +14,14 @@ Contract:
   (blocked = that rail's verdict was "block"), over the items where it ran
   (not "skipped"): one run with ``rules,self-check`` gives rules alone,
   self-check alone and the combination on the same items.
+- ``summary["per_combination"]`` does the same for every subset of two or more
+  of those rails, keyed in pipeline order (``"rules+probe"``): blocked = one of
+  them voted "block". So one run answers what each layer adds to the others.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -25,7 +29,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable
 
-from .pipeline import GuardrailPipeline
+from .pipeline import RAIL_NAMES, GuardrailPipeline
 
 LABELS = ("harmful", "benign")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -118,6 +122,23 @@ def per_rail_scores(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {rail: confusion_scores(p) for rail, p in pairs.items()}
 
 
+def per_combination_scores(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every subset of two or more rails scored together (see the module docstring), over the items where
+    all of them ran."""
+    order = list(dict.fromkeys(e["rail"] for i in items for e in i.get("trace") or []
+                               if e.get("verdict") != "skipped" and e["rail"] in RAIL_NAMES))
+    out: dict[str, dict[str, Any]] = {}
+    for size in range(2, len(order) + 1):
+        for rails in itertools.combinations(order, size):
+            pairs = []
+            for item in items:
+                verdicts = {e["rail"]: e.get("verdict") for e in item.get("trace") or []}
+                if all(verdicts.get(r) not in (None, "skipped") for r in rails):
+                    pairs.append((item["label"], any(verdicts[r] == "block" for r in rails)))
+            out["+".join(rails)] = confusion_scores(pairs)
+    return out
+
+
 def summarize(items: Iterable[dict[str, Any]], latencies: dict[str, list[float]]) -> dict[str, Any]:
     items = list(items)
     scores = confusion_scores((i["label"], bool(i["blocked"])) for i in items)
@@ -149,6 +170,7 @@ def summarize(items: Iterable[dict[str, Any]], latencies: dict[str, list[float]]
         },
         "per_category": dict(sorted(per_category.items())),
         "per_rail": per_rail_scores(items),
+        "per_combination": per_combination_scores(items),
     }
 
 

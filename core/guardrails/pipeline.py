@@ -1,15 +1,20 @@
 """The guardrail pipeline: runs the chosen input rails and combines their verdicts.
 
 Contract:
-- ``GuardrailPipeline(policy, rails={"rules", "self-check", "guard"}, ...)``;
-  rails always run in the order rules -> self-check -> guard, each producing
-  exactly one trace entry.
+- ``GuardrailPipeline(policy, rails={"rules", "semantic", "probe", "self-check", "guard"}, ...)``;
+  rails always run in the order rules -> semantic -> probe -> self-check ->
+  guard, each producing exactly one trace entry.
 - :meth:`GuardrailPipeline.check_input` never raises because of a rail: an
   exception inside a rail becomes a trace entry with verdict "error" (it
   counts as ``settings.on_rail_error`` in the combined verdict). A rail that
   cannot run (no generator, no guard model) is "skipped" with the reason.
 - The combined verdict is the strictest voting verdict; the deciding rail and
   category are those of the first entry with that verdict.
+- The semantic rail (``core.guardrails.semantic``) is trained on first use
+  when none is given (seconds, once per process), and the probe rail
+  (``core.guardrails.probe``) loads its probe and model on first use; when
+  either cannot be built (no embedding model, no probe model) it is "skipped"
+  with the reason, and building is not retried on every prompt.
 - ``short_circuit=True`` skips the remaining (slow, model-based) rails once
   one has blocked; they are recorded as "skipped".
 
@@ -21,6 +26,10 @@ action only when its log-probability margin reaches
 ``settings.self_check_threshold`` (calibrated on the development set with
 ``python -m core.guardrails calibrate``), so a weak judge cannot add false
 blocks below that confidence; it can escalate a rules "warn" to "block".
+The semantic rail (an SVM over sentence embeddings) and the probe (a linear
+read-out of the offline 0.5B's hidden states) vote like any other rail: each
+threshold was set by cross-validation at a 2% false-block budget, so they
+mostly add blocks on paraphrases the patterns do not know.
 With ``short_circuit`` the self-check is not even run once the rules
 blocked: the verdicts are the same, only cheaper. Without a scorer (a remote
 model) score mode falls back to the generated JSON verdict, noted in the trace.
@@ -42,12 +51,15 @@ from .rules import classify
 from .safety_prompt import merge_system_prompt
 from .scoring import ContinuationScorer, ScoringSelfCheckRail, scorer_from_loaded
 from .selfcheck import SelfCheckRail, TextGenerator
+from .probe import ProbeRail, default_probe_rail
+from .semantic import SemanticRail, default_semantic_rail
 from .trace import Action, Stopwatch, TraceEntry, strictest
 
-RAIL_NAMES: tuple[str, ...] = ("rules", "self-check", "guard")
+RAIL_NAMES: tuple[str, ...] = ("rules", "semantic", "probe", "self-check", "guard")
 DEFAULT_SELF_CHECK_MODEL = "qwen2.5-coder-0.5b-offline"
 _ALIASES = {"rule": "rules", "selfcheck": "self-check", "self_check": "self-check", "guard-model": "guard",
-            "guard_model": "guard"}
+            "guard_model": "guard", "embedding": "semantic", "embeddings": "semantic", "hidden-state": "probe",
+            "hidden-states": "probe"}
 
 
 def describe_chain(input_rails: Iterable[str], output: bool, redact: bool) -> str:
@@ -119,6 +131,12 @@ class GuardrailPipeline:
         short_circuit: bool = False,
         generator_unavailable_reason: str = "no text generator given (load a chat model first)",
         self_check_model: str | None = None,
+        semantic: SemanticRail | None = None,
+        semantic_factory: Callable[[], SemanticRail] = default_semantic_rail,
+        probe: ProbeRail | None = None,
+        probe_factory: Callable[[], ProbeRail] = default_probe_rail,
+        semantic_unavailable: str | None = None,
+        probe_unavailable: str | None = None,
     ) -> None:
         self.policy = policy or default_policy()
         self.rails = parse_rails(rails)
@@ -128,15 +146,38 @@ class GuardrailPipeline:
         self.short_circuit = short_circuit
         self.generator_unavailable_reason = generator_unavailable_reason
         self.self_check_model = self_check_model  # alias behind generator/scorer: picks its calibrated threshold
+        self.semantic = semantic
+        self.semantic_factory = semantic_factory
+        # Why the semantic / probe rail cannot be built (given, or found on first use): they are then "skipped".
+        self.semantic_unavailable = semantic_unavailable
+        self.probe = probe
+        self.probe_factory = probe_factory
+        self.probe_unavailable = probe_unavailable
 
     def _run(self, name: str, text: str) -> TraceEntry:
         if name == "rules":
             return classify(text, self.policy)
+        if name in ("semantic", "probe"):
+            return self._trained(name, text)
         if name == "self-check":
             return self._self_check(text)
         if self.guard is None:
             return TraceEntry("guard", "skipped", note=f"guard model {DEFAULT_GUARD_MODEL} not loaded")
         return self.guard.check(text, self.policy)
+
+    def _trained(self, name: str, text: str) -> TraceEntry:
+        """The semantic or probe rail (``self.<name>``), built by ``self.<name>_factory`` on first use; when that
+        fails the reason is kept in ``self.<name>_unavailable``, never retried, and every check is "skipped"."""
+        if getattr(self, name) is None and getattr(self, f"{name}_unavailable") is None:
+            try:
+                setattr(self, name, getattr(self, f"{name}_factory")())
+            except Exception as exc:  # noqa: BLE001 - a missing model leaves the other rails working
+                reason = f"could not build the {name} rail: {type(exc).__name__}: {exc}"
+                setattr(self, f"{name}_unavailable", reason[:500])
+        rail = getattr(self, name)
+        if rail is None:
+            return TraceEntry(name, "skipped", note=getattr(self, f"{name}_unavailable") or "")
+        return rail.check(text, self.policy)
 
     def _self_check(self, text: str) -> TraceEntry:
         scoring = self.policy.settings.self_check_mode == "score"

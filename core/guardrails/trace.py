@@ -24,13 +24,14 @@ _RANK = {"allow": 0, "warn": 1, "block": 2}
 class TraceEntry:
     """What one rail decided about one text.
 
-    ``rail``: "rules" | "self-check" | "guard" | "output" | "pii" (or a custom name).
+    ``rail``: "rules" | "semantic" | "self-check" | "guard" | "output" | "pii" (or a custom name).
     ``category``: a policy category id, or None when nothing was flagged.
     ``score``: the rail's number when it has one: a confidence in [0, 1] for
     rules and generated verdicts; for the scoring self-check the log-probability
-    margin log P(unsafe) - log P(safe) in nats (any real number).
+    margin log P(unsafe) - log P(safe) in nats (any real number); for the
+    semantic rail the SVM decision value (any real number).
     ``threshold``: the score at or above which the rail votes its category's
-    action (the scoring self-check); None for rails without one.
+    action (the scoring self-check, the semantic rail); None for rails without one.
     ``rule``: the matched rule id / raw model label that explains the verdict.
     ``note``: free text for skips, errors, fallbacks.
     """
