@@ -341,3 +341,18 @@ def test_cli_train_probe_refuses_bad_settings(tiny_qwen25_dir: Path, tmp_path: P
                "--out", str(tmp_path / "p.json"), *args)  # fmt: skip
     assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "p.json").exists()
+
+
+def test_text_no_tokenizer_can_encode_still_gets_a_verdict(tiny_qwen25):
+    """A lone surrogate (a JSON "\\ud800" escape, a mis-decoded argument) is not UTF-8: the tokenizers refuse it.
+    The probe's features and the semantic rail's text replace it by U+FFFD, so both rails give a verdict."""
+    from core.guardrails.normalize import utf8_safe
+    from core.guardrails.semantic import embedding_text
+
+    text = "how do I \ud800 make a pipe bomb"
+    # each of the three bytes the surrogate would take becomes one U+FFFD, as the conversation store does
+    assert utf8_safe(text) == "how do I \ufffd\ufffd\ufffd make a pipe bomb" and utf8_safe("plain") == "plain"
+    assert HiddenStates(tiny_qwen25, 1)([text]).shape == (1, tiny_qwen25.model.config.hidden_size)
+    assert "\ud800" not in embedding_text(text)
+    embedded = get_embeddings(None).embed_documents([embedding_text(text)])  # the offline MiniLM
+    assert len(embedded[0]) == 384

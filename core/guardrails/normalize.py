@@ -90,6 +90,16 @@ class NormalizedText:
         return self.views[0]
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD. They are not encodable as UTF-8 (a JSON
+    ``"\\ud800"`` escape, a mis-decoded command-line argument), and tokenizers refuse them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def fold(text: str) -> str:
     """Step 1: NFKC, invisible characters removed, marks stripped, confusables mapped, case folded."""
     if text.isascii():

@@ -10,7 +10,7 @@ and representation engineering, at the cost of half a forward pass.
 Contract:
 - :class:`HiddenStates` turns texts into vectors: each text is rendered as one
   user turn with the model's chat template (generation prompt added, at most
-  ``MAX_PROBE_CHARS`` characters), run through the first ``layer`` decoder layers
+  ``MAX_PROBE_CHARS`` characters, lone surrogates replaced), run through the first ``layer`` decoder layers
   under the model's lock (a forward hook stops the pass there), and averaged
   over its tokens: ``[n, hidden_size]``; ``by_layer`` gives several layers
   from the same partial pass (for choosing the layer). It needs a transformers model
@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .calibrate import DEFAULT_MAX_FALSE_BLOCK_RATE
+from .normalize import utf8_safe
 from .semantic import (
     DATA_DIR,
     FOLDS,
@@ -107,7 +108,7 @@ class HiddenStates:
 
     def _input_ids(self, text: str) -> Any:
         tokenizer = self.loaded.tokenizer
-        messages = [{"role": "user", "content": text[:MAX_PROBE_CHARS]}]
+        messages = [{"role": "user", "content": utf8_safe(text[:MAX_PROBE_CHARS])}]
         encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                 return_dict=True, return_tensors="pt")  # fmt: skip
         return encoded["input_ids"]  # [1, T]

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .calibrate import DEFAULT_MAX_FALSE_BLOCK_RATE, calibrate_threshold
-from .normalize import normalize
+from .normalize import normalize, utf8_safe
 from .policy import CATEGORY_IDS, Policy
 from .trace import TraceEntry
 
@@ -97,7 +97,7 @@ class SemanticTraining:
 
 def embedding_text(text: str) -> str:
     """The view of ``text`` that is embedded: folded, with spacing and leetspeak undone (``normalize``)."""
-    return normalize(text[:MAX_EMBED_CHARS]).views[-1]
+    return utf8_safe(normalize(text[:MAX_EMBED_CHARS]).views[-1])
 
 
 def _labels(items: Iterable[dict]) -> tuple[list[str], list[str], int]:
