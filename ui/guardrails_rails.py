@@ -65,15 +65,15 @@ def render_guard_picker(checkbox_key: str, model_key: str, label: str = "Guard m
     return hub_id
 
 
-def render_semantic_checkbox(key: str) -> bool:
-    return st.checkbox("Semantic (input, embeddings)", key=key, persist_state=KEEP,
+def render_semantic_checkbox(key: str, label: str = "Semantic (input, embeddings)") -> bool:
+    return st.checkbox(label, key=key, persist_state=KEEP,
                        help="An SVM over all-MiniLM-L6-v2 sentence embeddings, trained on the bundled development "
                        "prompts: catches paraphrases the patterns miss. About 10 ms a prompt; trained in a few "
                        "seconds on first use. Trace: SVM margin vs threshold.")  # fmt: skip
 
 
-def render_probe_checkbox(key: str) -> bool:
-    return st.checkbox("Probe (input, 0.5B hidden states)", key=key, persist_state=KEEP,
+def render_probe_checkbox(key: str, label: str = "Probe (input, 0.5B hidden states)") -> bool:
+    return st.checkbox(label, key=key, persist_state=KEEP,
                        help="A linear probe on layer 12 of Qwen2.5-Coder-0.5B's hidden states, trained on the "
                        "bundled prompts: the model's own representation of harm, read without asking it. Loads "
                        "that model (fp32, about 2 GB) on first use; then half a forward pass a prompt (about "

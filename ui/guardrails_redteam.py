@@ -86,14 +86,14 @@ def _choose_rails() -> tuple[tuple[str, ...], str | None]:
     with cols[0]:
         rules = st.checkbox("Rules", key=gs.RT_RULES, persist_state=KEEP, help="Instant: well under 1 ms a prompt.")
     with cols[1]:
-        semantic = render_semantic_checkbox(gs.RT_SEMANTIC)
+        semantic = render_semantic_checkbox(gs.RT_SEMANTIC, "Semantic")
     with cols[2]:
-        probe = render_probe_checkbox(gs.RT_PROBE)
+        probe = render_probe_checkbox(gs.RT_PROBE, "Probe")
     with cols[3]:
         self_check = st.checkbox("Self-check", key=gs.RT_SELF_CHECK, persist_state=KEEP,
                                  help="Runs the sidebar's model once per prompt: seconds each on a CPU.")  # fmt: skip
     with cols[4]:
-        guard = render_guard_picker(gs.RT_GUARD, gs.RT_GUARD_MODEL)
+        guard = render_guard_picker(gs.RT_GUARD, gs.RT_GUARD_MODEL, "Guard")
     names = (("rules", rules), ("semantic", semantic), ("probe", probe), ("self-check", self_check),
              ("guard", guard is not None))
     return tuple(n for n, on in names if on), guard
