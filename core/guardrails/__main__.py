@@ -107,8 +107,7 @@ def _pipeline(args: argparse.Namespace, notices: list[str]) -> GuardrailPipeline
         except Exception as exc:  # noqa: BLE001 - any loading failure falls back to the other rails
             unavailable = f"could not load '{model}': {type(exc).__name__}: {exc}"[:500]
             _notice(notices, f"self-check disabled, {unavailable}; continuing with the other rails")
-    semantic = None
-    semantic_unavailable = None
+    semantic = semantic_unavailable = None
     if "semantic" in rails:
         semantic, semantic_unavailable = _semantic_rail(args, notices)
     guard = None

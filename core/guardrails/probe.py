@@ -99,9 +99,9 @@ class HiddenStates:
         if getattr(loaded, "backend", None) is not None or getattr(loaded, "model", None) is None:
             raise ProbeError(f"the probe needs a transformers model; '{getattr(loaded, 'name', loaded)}' runs on "
                              f"{getattr(loaded, 'engine', 'another engine')}, which exposes no hidden states")
-        layers = _decoder_layers(loaded.model)
-        if not 1 <= layer <= len(layers):
-            raise ProbeError(f"layer must be in 1..{len(layers)} for this model, got {layer}")
+        self.layers = _decoder_layers(loaded.model)  # the model's decoder layers, where the hooks go
+        if not 1 <= layer <= len(self.layers):
+            raise ProbeError(f"layer must be in 1..{len(self.layers)} for this model, got {layer}")
         self.loaded = loaded
         self.layer = layer
         self.hidden_size = int(loaded.model.config.hidden_size)
@@ -118,7 +118,6 @@ class HiddenStates:
         import torch
 
         model = self.loaded.model
-        modules = _decoder_layers(model)
         deepest = max(layers)
         captured: dict[int, Any] = {}
 
@@ -132,7 +131,7 @@ class HiddenStates:
 
         ids = self._input_ids(text).to(model.device)
         self.loaded.lock.acquire()
-        handles = [modules[layer - 1].register_forward_hook(hook(layer)) for layer in sorted(set(layers))]
+        handles = [self.layers[layer - 1].register_forward_hook(hook(layer)) for layer in sorted(set(layers))]
         try:
             with torch.inference_mode():
                 model(input_ids=ids, use_cache=False)
@@ -149,8 +148,8 @@ class HiddenStates:
         """{layer: [n, hidden]} for several layers from one partial pass per text (for choosing the layer)."""
         import numpy as np
 
-        if not layers or any(not 1 <= layer <= len(_decoder_layers(self.loaded.model)) for layer in layers):
-            raise ProbeError(f"layers must be in 1..{len(_decoder_layers(self.loaded.model))}, got {list(layers)}")
+        if not layers or any(not 1 <= layer <= len(self.layers) for layer in layers):
+            raise ProbeError(f"layers must be in 1..{len(self.layers)}, got {list(layers)}")
         rows = [self._mean_hidden(t, layers) for t in texts]
         return {layer: np.asarray([r[layer] for r in rows], dtype=np.float64).reshape(len(rows), self.hidden_size)
                 for layer in layers}
